@@ -1,0 +1,36 @@
+"""Public API: start a mediated conversation with an assistant.
+
+    import conversation
+    user_proxy = conversation.start_conversation(assistant_id)
+    user_proxy.send_user_message("What is the price of AAPL?")
+    print(await user_proxy.get_assistant_message())
+"""
+
+from __future__ import annotations
+
+from conversation.api import open_conversation, resume_conversation, start_conversation
+from conversation.settings import Settings, SettingsError, load_settings
+from mediator.errors import (
+    ExchangeCancelledError,
+    ExchangeError,
+    ExchangeFailedError,
+    ExchangeTimeoutError,
+)
+from proxies.policy import ExchangePolicy
+from proxies.user_proxy import ConversationBusyError, UserProxy
+
+__all__ = [
+    "ConversationBusyError",
+    "ExchangeCancelledError",
+    "ExchangeError",
+    "ExchangeFailedError",
+    "ExchangePolicy",
+    "ExchangeTimeoutError",
+    "Settings",
+    "SettingsError",
+    "UserProxy",
+    "load_settings",
+    "open_conversation",
+    "resume_conversation",
+    "start_conversation",
+]

@@ -1,0 +1,65 @@
+"""Wiring: backend + Mediator + the two proxies, from settings."""
+
+from __future__ import annotations
+
+from conversation.offline import OFFLINE_API_KEY, embedded_emulator
+from conversation.settings import Settings, SettingsError
+from emulator import DEMO_ASSISTANT_ID
+from mediator import create_mediator
+from proxies.assistant_proxy import AssistantProxy
+from proxies.backends.assistants_api import AssistantsBackend
+from proxies.backends.base import Backend
+from proxies.policy import ExchangePolicy
+from proxies.user_proxy import UserProxy
+from tools import ToolRegistry, demo_registry
+
+
+def make_backend(settings: Settings) -> Backend:
+    """The backend the settings ask for; the embedded emulator when offline."""
+    if settings.offline:
+        server = embedded_emulator()
+        return AssistantsBackend.from_settings(api_key=OFFLINE_API_KEY, base_url=server.base_url)
+    assert settings.openai_api_key is not None  # `offline` is false only with a key
+    return AssistantsBackend.from_settings(
+        api_key=settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url
+    )
+
+
+def resolve_assistant_id(assistant_id: str | None, settings: Settings) -> str:
+    chosen = assistant_id or settings.assistant_id
+    if chosen:
+        return chosen
+    if settings.offline:
+        return DEMO_ASSISTANT_ID
+    raise SettingsError(
+        "no assistant id: pass one, or set ASSISTANT_ID (python assistant_setup.py creates "
+        "the demo assistant and prints its id)"
+    )
+
+
+def wire(
+    assistant_id: str,
+    settings: Settings,
+    *,
+    registry: ToolRegistry | None = None,
+    mediator_type: str | None = None,
+    policy: ExchangePolicy | None = None,
+    thread_id: str | None = None,
+    backend: Backend | None = None,
+) -> UserProxy:
+    """Build one conversation: its Mediator, User Proxy and Assistant Proxy."""
+    policy = policy or ExchangePolicy(
+        deadline_s=settings.exchange_deadline_s, tool_timeout_s=settings.tool_timeout_s
+    )
+    mediator = create_mediator(mediator_type or settings.mediator_type, conversation_id=thread_id)
+    user = UserProxy(mediator, registry or demo_registry(), policy=policy)
+    assistant = AssistantProxy(
+        backend or make_backend(settings),
+        assistant_id,
+        mediator,
+        policy=policy,
+        thread_id=thread_id,
+    )
+    mediator.attach(user, assistant)
+    user.connect(assistant)
+    return user

@@ -1,0 +1,252 @@
+"""The Assistant Proxy: the only code that talks to the remote assistant API.
+
+It turns one user message into one exchange: start a run, watch it (polling with the
+server's hint or a backoff), hand tool calls to the Mediator, submit the outputs, and report
+the reply or a clear error. Every exchange has a deadline; when it passes, or anything goes
+wrong that cannot be retried, the run is cancelled at the API so the thread is free for the
+next message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from mediator.errors import (
+    ExchangeCancelledError,
+    ExchangeError,
+    ExchangeFailedError,
+    ExchangeTimeoutError,
+)
+from proxies.backends.base import Backend, RunSnapshot, RunStatus, RunStepInfo
+from proxies.errors import BackendError
+from proxies.policy import ExchangePolicy
+
+if TYPE_CHECKING:
+    from mediator.base import Mediator
+
+logger = logging.getLogger(__name__)
+
+_RUN_ENDED_MESSAGES = {
+    RunStatus.FAILED: "the assistant's run failed",
+    RunStatus.EXPIRED: "the assistant's run expired before it finished",
+    RunStatus.INCOMPLETE: "the assistant's run ended incomplete",
+}
+
+
+class AssistantProxy:
+    """Acts for the remote assistant; implements the Mediator's `AssistantSide`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        assistant_id: str,
+        mediator: Mediator,
+        *,
+        policy: ExchangePolicy | None = None,
+        thread_id: str | None = None,
+    ) -> None:
+        if not assistant_id or not isinstance(assistant_id, str):
+            raise ValueError("assistant_id must be a non-empty string")
+        self._backend = backend
+        self._assistant_id = assistant_id
+        self._mediator = mediator
+        self._policy = policy or ExchangePolicy()
+        self._thread_id = thread_id
+        self._task: asyncio.Task[None] | None = None
+        self._run_id: str | None = None
+        # A run of an earlier exchange that may still hold the thread (after a failure).
+        self._unsettled_run: str | None = None
+        self.last_steps: list[RunStepInfo] = []
+
+    @property
+    def thread_id(self) -> str | None:
+        return self._thread_id
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # -- AssistantSide -------------------------------------------------------------------
+
+    def start_exchange(self, text: str) -> None:
+        """Schedule the exchange on the running loop and return at once."""
+        if self.busy:
+            raise RuntimeError("an exchange is already running on this conversation")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._exchange(text), name="assistant-mediator exchange")
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def ensure_thread(self) -> str:
+        if self._thread_id is None:
+            self._thread_id = await self._backend.create_thread()
+            self._mediator.bind_conversation(self._thread_id)
+        return self._thread_id
+
+    async def cancel(self) -> None:
+        """Stop the running exchange, if any; it ends `cancelled`."""
+        task = self._task
+        if task is None or task.done():
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        task = self._task
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+    # -- the exchange --------------------------------------------------------------------
+
+    async def _exchange(self, text: str) -> None:
+        self._run_id = None
+        try:
+            async with asyncio.timeout(self._policy.deadline_s):
+                await self._run_exchange(text)
+        except TimeoutError:
+            await self._end_failed(
+                ExchangeTimeoutError(
+                    f"no reply within the exchange deadline of {self._policy.deadline_s:g} s",
+                    run_id=self._run_id,
+                )
+            )
+        except asyncio.CancelledError:
+            await self._settle_run()
+            self._mediator.cancelled(
+                ExchangeCancelledError("the exchange was cancelled", run_id=self._run_id)
+            )
+            raise
+        except BackendError as exc:
+            await self._end_failed(
+                ExchangeFailedError(
+                    f"the assistant API call failed: {exc.message}",
+                    run_id=self._run_id,
+                    code=exc.code,
+                )
+            )
+        except ExchangeError as exc:
+            await self._end_failed(exc)
+        except Exception as exc:
+            logger.exception("internal error during an exchange")
+            await self._end_failed(
+                ExchangeFailedError(
+                    f"internal error: {type(exc).__name__}: {exc}", run_id=self._run_id
+                )
+            )
+
+    async def _end_failed(self, error: ExchangeError) -> None:
+        await self._settle_run()
+        self._mediator.failed(error)
+
+    async def _run_exchange(self, text: str) -> None:
+        thread_id = await self.ensure_thread()
+        await self._wait_for_unsettled_run(thread_id)
+        snapshot = await self._backend.start_run(thread_id, self._assistant_id, text)
+        self._run_id = snapshot.run_id
+        self._mediator.started(snapshot.run_id)
+        delay: float | None = None
+        while True:
+            if snapshot.status is RunStatus.REQUIRES_ACTION:
+                snapshot = await self._handle_action(thread_id, snapshot)
+                delay = None
+                continue
+            if snapshot.status is RunStatus.COMPLETED:
+                await self._finish(thread_id, snapshot)
+                return
+            if snapshot.status is RunStatus.CANCELLED:
+                raise ExchangeCancelledError(
+                    "the run was cancelled on the remote side", run_id=snapshot.run_id,
+                    status=snapshot.status.value,
+                )
+            if snapshot.status.is_terminal:
+                raise self._run_ended(snapshot)
+            delay = self._policy.next_poll_delay(delay, snapshot.poll_after_s)
+            await asyncio.sleep(delay)
+            snapshot = await self._poll(thread_id, snapshot.run_id)
+            if snapshot.status.is_active:
+                self._mediator.heartbeat(snapshot.status.value)
+
+    async def _poll(self, thread_id: str, run_id: str) -> RunSnapshot:
+        """Read the run, retrying transient failures until the exchange deadline."""
+        backoff = self._policy.poll_initial_s
+        while True:
+            try:
+                return await self._backend.get_run(thread_id, run_id)
+            except BackendError as exc:
+                if not exc.retryable:
+                    raise
+                logger.warning("status check of run %s failed (%s); retrying", run_id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._policy.poll_max_s)
+
+    async def _handle_action(self, thread_id: str, snapshot: RunSnapshot) -> RunSnapshot:
+        results = await self._mediator.action_required(snapshot.tool_calls)
+        submitted = await self._backend.submit_tool_outputs(thread_id, snapshot.run_id, results)
+        self._mediator.tool_outputs_submitted(results)
+        return submitted
+
+    async def _finish(self, thread_id: str, snapshot: RunSnapshot) -> None:
+        reply = await self._backend.get_reply(thread_id, snapshot.run_id)
+        try:
+            self.last_steps = await self._backend.list_steps(thread_id, snapshot.run_id)
+        except BackendError as exc:  # the steps are a nicety; the reply is what matters
+            logger.warning("could not list the steps of run %s: %s", snapshot.run_id, exc)
+            self.last_steps = []
+        self._mediator.assistant_message_retrieved(reply)
+
+    @staticmethod
+    def _run_ended(snapshot: RunSnapshot) -> ExchangeFailedError:
+        what = _RUN_ENDED_MESSAGES.get(snapshot.status, f"the run ended {snapshot.status.value}")
+        detail = f": {snapshot.error.message}" if snapshot.error else ""
+        return ExchangeFailedError(
+            f"{what}{detail}",
+            run_id=snapshot.run_id,
+            status=snapshot.status.value,
+            code=snapshot.error.code if snapshot.error else None,
+        )
+
+    # -- keeping the thread usable -------------------------------------------------------
+
+    async def _settle_run(self) -> None:
+        """Cancel this exchange's run at the API, within the cancel timeout, never raising."""
+        run_id = self._run_id
+        thread_id = self._thread_id
+        if run_id is None or thread_id is None:
+            return
+        self._unsettled_run = run_id
+        if self._policy.cancel_timeout_s == 0:
+            return
+        try:
+            async with asyncio.timeout(self._policy.cancel_timeout_s):
+                snapshot = await asyncio.shield(self._backend.cancel_run(thread_id, run_id))
+                if snapshot.status.is_terminal:
+                    self._unsettled_run = None
+        except (BackendError, TimeoutError) as exc:
+            # Usually the run already ended (400) or the API is unreachable; the next
+            # exchange checks the run again before it starts.
+            logger.info("could not cancel run %s: %s", run_id, exc)
+
+    async def _wait_for_unsettled_run(self, thread_id: str) -> None:
+        """Before a new run, make sure an earlier one no longer locks the thread."""
+        run_id = self._unsettled_run
+        if run_id is None:
+            return
+        delay: float | None = None
+        while True:
+            snapshot = await self._poll(thread_id, run_id)
+            if snapshot.status.is_terminal:
+                self._unsettled_run = None
+                return
+            if snapshot.status is not RunStatus.CANCELLING:
+                try:
+                    await self._backend.cancel_run(thread_id, run_id)
+                except BackendError as exc:
+                    logger.info("could not cancel earlier run %s: %s", run_id, exc)
+            delay = self._policy.next_poll_delay(delay, snapshot.poll_after_s)
+            await asyncio.sleep(delay)

@@ -1,0 +1,207 @@
+"""The Assistants v2 wire protocol (threads, messages, runs, run steps) over `AsyncOpenAI`.
+
+OpenAI retired this protocol on 2026-08-26; compatible servers and the toolkit's own emulator
+still speak it. All SDK types stop here: the Assistant Proxy sees only `RunSnapshot`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.beta.threads import Run
+from openai.types.beta.threads.runs import RunStep
+
+from proxies.backends.base import (
+    AssistantDefinition,
+    Backend,
+    RunError,
+    RunSnapshot,
+    RunStatus,
+    RunStepInfo,
+    Usage,
+)
+from proxies.backends.sdk_errors import translate
+from tools.types import ToolCall, ToolResult
+
+_T = TypeVar("_T")
+
+# Enough for a long exchange; each page is one request, so keep the page size at the maximum.
+_PAGE_LIMIT = 100
+
+
+@asynccontextmanager
+async def _sdk_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        raise translate(exc) from exc
+
+
+async def _call(make: Callable[[], Awaitable[_T]]) -> _T:
+    async with _sdk_errors():
+        return await make()
+
+
+def snapshot_from_run(run: Run, *, poll_after_s: float | None = None) -> RunSnapshot:
+    """Convert an SDK `Run` into the toolkit's `RunSnapshot`."""
+    calls: tuple[ToolCall, ...] = ()
+    if run.status == "requires_action" and run.required_action is not None:
+        calls = tuple(
+            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+            for c in run.required_action.submit_tool_outputs.tool_calls
+        )
+    error: RunError | None = None
+    if run.last_error is not None:
+        error = RunError(code=run.last_error.code, message=run.last_error.message)
+    elif run.incomplete_details is not None:
+        reason = run.incomplete_details.reason or "unknown"
+        error = RunError(code=reason, message=f"the run ended incomplete ({reason})")
+    usage = None
+    if run.usage is not None:
+        usage = Usage(
+            prompt_tokens=run.usage.prompt_tokens,
+            completion_tokens=run.usage.completion_tokens,
+            total_tokens=run.usage.total_tokens,
+        )
+    return RunSnapshot(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        status=RunStatus(run.status),
+        tool_calls=calls,
+        error=error,
+        usage=usage,
+        poll_after_s=poll_after_s,
+    )
+
+
+def _poll_after(headers: Any) -> float | None:
+    raw = headers.get("openai-poll-after-ms")
+    if raw is None:
+        return None
+    try:
+        return max(int(raw), 0) / 1000.0
+    except ValueError:
+        return None
+
+
+def _describe_step(step: RunStep) -> str:
+    details = step.step_details
+    if details.type == "message_creation":
+        return f"message {details.message_creation.message_id}"
+    parts = []
+    for call in details.tool_calls:
+        if call.type == "function":
+            fn = call.function
+            parts.append(f"{fn.name}({fn.arguments}) -> {fn.output}")
+        else:
+            parts.append(call.type)
+    return "; ".join(parts)
+
+
+class AssistantsBackend(Backend):
+    """`Backend` for servers speaking the Assistants v2 protocol."""
+
+    name = "assistants"
+
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self._client = client
+        self._threads = client.beta.threads
+
+    @classmethod
+    def from_settings(
+        cls, *, api_key: str, base_url: str | None, max_retries: int = 2, timeout_s: float = 60.0
+    ) -> AssistantsBackend:
+        return cls(
+            AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
+        )
+
+    async def create_assistant(self, definition: AssistantDefinition) -> str:
+        tools = [
+            {
+                "type": "function",
+                "function": {k: v for k, v in schema.items() if k != "type"},
+            }
+            for schema in definition.tools
+        ]
+        assistant = await _call(
+            lambda: self._client.beta.assistants.create(
+                model=definition.model,
+                name=definition.name,
+                instructions=definition.instructions,
+                tools=tools,  # type: ignore[arg-type]
+            )
+        )
+        return assistant.id
+
+    async def create_thread(self) -> str:
+        thread = await _call(lambda: self._threads.create())
+        return thread.id
+
+    async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
+        await _call(
+            lambda: self._threads.messages.create(thread_id, role="user", content=text)
+        )
+        run = await _call(
+            lambda: self._threads.runs.create(thread_id, assistant_id=assistant_id)
+        )
+        return snapshot_from_run(run)
+
+    async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
+        raw = await _call(
+            lambda: self._threads.runs.with_raw_response.retrieve(run_id, thread_id=thread_id)
+        )
+        async with _sdk_errors():
+            run = raw.parse()
+        return snapshot_from_run(run, poll_after_s=_poll_after(raw.headers))
+
+    async def submit_tool_outputs(
+        self, thread_id: str, run_id: str, results: Sequence[ToolResult]
+    ) -> RunSnapshot:
+        outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
+        run = await _call(
+            lambda: self._threads.runs.submit_tool_outputs(
+                run_id, thread_id=thread_id, tool_outputs=outputs  # type: ignore[arg-type]
+            )
+        )
+        return snapshot_from_run(run)
+
+    async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
+        run = await _call(lambda: self._threads.runs.cancel(run_id, thread_id=thread_id))
+        return snapshot_from_run(run)
+
+    async def get_reply(self, thread_id: str, run_id: str) -> str:
+        texts: list[str] = []
+        async with _sdk_errors():
+            async for message in self._threads.messages.list(
+                thread_id, run_id=run_id, order="asc", limit=_PAGE_LIMIT
+            ):
+                if message.role != "assistant":
+                    continue
+                texts.extend(
+                    block.text.value for block in message.content if block.type == "text"
+                )
+        return "\n\n".join(texts)
+
+    async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
+        steps: list[RunStepInfo] = []
+        async with _sdk_errors():
+            async for step in self._threads.runs.steps.list(
+                run_id, thread_id=thread_id, order="asc", limit=_PAGE_LIMIT
+            ):
+                steps.append(
+                    RunStepInfo(
+                        step_id=step.id,
+                        type=step.type,
+                        status=step.status,
+                        detail=_describe_step(step),
+                    )
+                )
+        return steps
+
+    async def aclose(self) -> None:
+        await self._client.close()
+

@@ -1,0 +1,145 @@
+"""The seam between the Assistant Proxy and a remote assistant API.
+
+Everything above this module speaks toolkit types only: a backend turns a wire protocol
+(Assistants v2, Responses) into `RunSnapshot`s and maps SDK exceptions to
+`proxies.errors.BackendError`s. Swapping the protocol means writing one more `Backend`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from tools.types import ToolCall, ToolResult
+
+
+class RunStatus(StrEnum):
+    """A run's status, normalised across protocols (the Assistants v2 names)."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    REQUIRES_ACTION = "requires_action"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    EXPIRED = "expired"
+
+    @property
+    def is_active(self) -> bool:
+        """True while the remote side is still working (the thread stays locked)."""
+        return self in _ACTIVE
+
+    @property
+    def is_terminal(self) -> bool:
+        return not self.is_active and self is not RunStatus.REQUIRES_ACTION
+
+
+_ACTIVE = frozenset(
+    {RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunError:
+    """Why a run did not complete: the API's `last_error` or `incomplete_details`."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSnapshot:
+    """What the backend saw of a run at one moment."""
+
+    run_id: str
+    thread_id: str
+    status: RunStatus
+    tool_calls: tuple[ToolCall, ...] = ()
+    error: RunError | None = None
+    usage: Usage | None = None
+    # The server's hint (`openai-poll-after-ms`) for when to look again, in seconds.
+    poll_after_s: float | None = None
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RunStepInfo:
+    """One step of a run, as shown to people after an exchange."""
+
+    step_id: str
+    type: str
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantDefinition:
+    """What an assistant is: the same definition serves every protocol.
+
+    `tools` holds function-tool schemas in the flat form (`name`, `description`,
+    `parameters`); each backend puts them into its protocol's shape.
+    """
+
+    name: str
+    model: str
+    instructions: str
+    tools: tuple[dict[str, object], ...] = ()
+
+
+class Backend(ABC):
+    """The operations the Assistant Proxy needs from a remote assistant API.
+
+    Implementations are async end to end, never block the event loop, and raise only
+    `proxies.errors.BackendError` subclasses.
+    """
+
+    name: str = "backend"
+
+    @abstractmethod
+    async def create_assistant(self, definition: AssistantDefinition) -> str:
+        """Make the assistant known to the remote side and return its id."""
+
+    @abstractmethod
+    async def create_thread(self) -> str:
+        """Open a conversation on the remote side and return its id."""
+
+    @abstractmethod
+    async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
+        """Add the user's message to the thread and start a run on it."""
+
+    @abstractmethod
+    async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
+        """Read the run's current state."""
+
+    @abstractmethod
+    async def submit_tool_outputs(
+        self, thread_id: str, run_id: str, results: Sequence[ToolResult]
+    ) -> RunSnapshot:
+        """Hand every tool output of the pending action back in one request."""
+
+    @abstractmethod
+    async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
+        """Ask the remote side to stop the run (it may still finish)."""
+
+    @abstractmethod
+    async def get_reply(self, thread_id: str, run_id: str) -> str:
+        """The text of this run's assistant messages, all text blocks, oldest first."""
+
+    @abstractmethod
+    async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
+        """The run's steps, oldest first."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release connections."""

@@ -1,0 +1,167 @@
+"""The User Proxy: acts for the user and runs the local function tools.
+
+It is what `conversation.start_conversation()` hands to callers: `send_user_message()` then
+`await get_assistant_message()`, as in the seed. The reply (or the exchange's error) arrives
+through a future the Mediator resolves; nothing here polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from mediator.bus import Subscription, subscribe
+from mediator.errors import ExchangeError, ExchangeTimeoutError
+from mediator.events import ALL_TOPICS, MediatorEvent
+from proxies.policy import ExchangePolicy
+from tools.registry import ToolRegistry
+from tools.types import ToolCall, ToolResult
+
+if TYPE_CHECKING:
+    from mediator.base import Mediator
+    from proxies.assistant_proxy import AssistantProxy
+    from proxies.backends.base import RunStepInfo
+
+
+class ConversationBusyError(RuntimeError):
+    """A message was sent while the previous exchange was still running."""
+
+
+class UserProxy:
+    """Acts for the user; implements the Mediator's `UserSide`."""
+
+    def __init__(
+        self,
+        mediator: Mediator,
+        registry: ToolRegistry,
+        *,
+        policy: ExchangePolicy | None = None,
+    ) -> None:
+        self._mediator = mediator
+        self._registry = registry
+        self._policy = policy or ExchangePolicy()
+        self._reply: asyncio.Future[str] | None = None
+        self._assistant: AssistantProxy | None = None
+
+    def connect(self, assistant: AssistantProxy) -> None:
+        """Give the User Proxy a handle to cancel and close the exchange.
+
+        Exchanges themselves always go through the Mediator; this handle is only for the
+        user's "open", "stop" and "close", which must work whatever the Mediator's state.
+        """
+        self._assistant = assistant
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The remote thread (conversation) id, once the first exchange created it."""
+        return self._mediator.conversation_id
+
+    @property
+    def state(self) -> str:
+        return str(self._mediator.state)
+
+    @property
+    def busy(self) -> bool:
+        return self._reply is not None and not self._reply.done()
+
+    @property
+    def last_steps(self) -> list[RunStepInfo]:
+        """The steps of the last completed run, as listed by the API."""
+        return list(self._assistant.last_steps) if self._assistant else []
+
+    async def open(self) -> str:
+        """Create the remote conversation now instead of with the first message."""
+        if self._assistant is None:
+            raise RuntimeError("this User Proxy is not wired to an Assistant Proxy")
+        return await self._assistant.ensure_thread()
+
+    def send_user_message(self, text: str) -> None:
+        """Start an exchange with `text`; must be called from a running event loop."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("the user message must be a non-empty string")
+        if self.busy:
+            raise ConversationBusyError(
+                "the previous message is still being answered; await get_assistant_message() first"
+            )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "send_user_message() needs a running event loop: call it from async code "
+                "(for example inside asyncio.run(...))"
+            ) from None
+        self._reply = loop.create_future()
+        self._mediator.set_user_message(text)
+
+    async def get_assistant_message(self) -> str:
+        """The reply to the last message; raises an `ExchangeError` when the exchange failed.
+
+        Never waits forever: the exchange has a deadline, and this wait has its own backstop a
+        little beyond it in case the exchange itself is stuck.
+        """
+        reply = self._reply
+        if reply is None:
+            raise RuntimeError("no message was sent: call send_user_message() first")
+        backstop = self._policy.deadline_s + self._policy.cancel_timeout_s + 5.0
+        try:
+            return await asyncio.wait_for(asyncio.shield(reply), timeout=backstop)
+        except TimeoutError:
+            if self._assistant is not None:
+                await self._assistant.cancel()
+            if reply.done() and not reply.cancelled():
+                return reply.result()
+            raise ExchangeTimeoutError(
+                f"no reply within {backstop:g} s", run_id=self._mediator.run_id
+            ) from None
+
+    async def ask(self, text: str) -> str:
+        """Send `text` and wait for the reply."""
+        self.send_user_message(text)
+        return await self.get_assistant_message()
+
+    async def cancel(self) -> None:
+        """Cancel the running exchange (the run is cancelled at the API too)."""
+        if self._assistant is not None:
+            await self._assistant.cancel()
+
+    def on_event(
+        self,
+        listener: Callable[[MediatorEvent], None],
+        topics: Iterable[str] = ALL_TOPICS,
+    ) -> Subscription:
+        """Subscribe `listener` to this conversation's events only; close the result to stop.
+
+        Events are matched on the conversation id, which exists once the remote thread does:
+        the very first `MessageSent` of a brand-new conversation precedes it and is not
+        delivered (the caller knows what it sent).
+        """
+        mediator = self._mediator
+
+        def only_mine(event: MediatorEvent) -> None:
+            mine = mediator.conversation_id
+            if mine is not None and event.conversation_id == mine:
+                listener(event)
+
+        return subscribe(only_mine, topics=tuple(topics))
+
+    async def aclose(self) -> None:
+        """Cancel any running exchange and release the backend's connections."""
+        if self._assistant is not None:
+            await self._assistant.cancel()
+            await self._assistant.backend.aclose()
+
+    # -- UserSide ------------------------------------------------------------------------
+
+    async def execute_tools(self, calls: Sequence[ToolCall]) -> Sequence[ToolResult]:
+        return await self._registry.execute_all(calls, timeout=self._policy.tool_timeout_s)
+
+    def deliver_reply(self, text: str) -> None:
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_result(text)
+
+    def deliver_error(self, error: ExchangeError) -> None:
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_exception(error)
