@@ -1,0 +1,193 @@
+"""The demo assistant's two toy tools: a stock quote and a buy/sell/hold rule.
+
+Quotes come from Yahoo Finance (through yfinance) or, for offline use, from a simulation that
+is deterministic per symbol and UTC day, so demos and tests are repeatable without a network.
+The source is read from ``QUOTE_SOURCE`` at each call, never at import, so an application
+can choose it after importing the toolkit. yfinance itself is imported only when a Yahoo
+quote is requested: it is slow to import and not needed offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from tools.errors import QuoteUnavailableError
+from tools.registry import ToolRegistry
+from tools.tool import function_tool
+
+QuoteSource = Literal["yahoo", "simulated"]
+
+QUOTE_SOURCE_ENV = "QUOTE_SOURCE"
+_QUOTE_SOURCES: tuple[QuoteSource, ...] = ("yahoo", "simulated")
+
+#: Seconds for each request yfinance makes. A quote involves a few requests, so an unreachable
+#: Yahoo costs a small multiple of this; the registry's timeout bounds the whole call anyway.
+YAHOO_REQUEST_TIMEOUT_S = 5.0
+
+#: A ticker symbol as accepted (any case; it is uppercased after the check).
+SYMBOL_PATTERN = r"[A-Za-z0-9.-]{1,10}"
+_SYMBOL = re.compile(SYMBOL_PATTERN)
+
+#: Below this price the toy rule says buy; above `SELL_ABOVE` it says sell; otherwise hold.
+BUY_BELOW = 100.0
+SELL_ABOVE = 500.0
+
+_DISCLAIMER = "Toy rule for the demo, not financial advice."
+_SIMULATED_NOTE = "Simulated quote for offline use, not market data."
+
+
+def quote_source() -> QuoteSource:
+    """The quote source named by ``QUOTE_SOURCE`` now; "yahoo" when unset or empty."""
+    raw = os.environ.get(QUOTE_SOURCE_ENV, "").strip().lower()
+    if not raw:
+        return "yahoo"
+    for source in _QUOTE_SOURCES:
+        if raw == source:
+            return source
+    allowed = " or ".join(repr(source) for source in _QUOTE_SOURCES)
+    raise ValueError(f"{QUOTE_SOURCE_ENV} must be {allowed}, got {raw!r}")
+
+
+def normalize_symbol(symbol: str) -> str:
+    """Uppercase a ticker symbol and check it: 1-10 letters, digits, '.' or '-'.
+
+    Used both by argument validation (so the assistant gets a clear message) and inside the
+    tool (so direct Python callers get the same rule).
+    """
+    candidate = symbol.strip()
+    if not _SYMBOL.fullmatch(candidate):  # checked before upper(), which maps "ß" to "SS"
+        raise ValueError(
+            "a ticker symbol is 1-10 characters: letters, digits, '.' or '-' (e.g. AAPL, BRK-B)"
+        )
+    return candidate.upper()
+
+
+Symbol = Annotated[
+    str,
+    AfterValidator(normalize_symbol),
+    Field(json_schema_extra={"pattern": f"^{SYMBOL_PATTERN}$"}),
+]
+
+
+def simulated_price(symbol: str, day: dt.date) -> float:
+    """A stable pseudo-price in [10, 900) for `symbol` on `day`.
+
+    Derived from a hash (not `hash()`, which is salted per process) so every process, on every
+    machine, gives the same price for the same symbol and day.
+    """
+    digest = hashlib.sha256(f"{symbol}|{day.isoformat()}".encode()).digest()
+    cents = int.from_bytes(digest[:8], "big") % 89_000
+    return round(10 + cents / 100, 2)
+
+
+def simulated_quote(symbol: str, day: dt.date | None = None) -> dict[str, Any]:
+    """The offline quote for `symbol`, labelled as simulated; `day` defaults to today (UTC)."""
+    symbol = normalize_symbol(symbol)
+    day = day if day is not None else dt.datetime.now(dt.UTC).date()
+    return {
+        "symbol": symbol,
+        "price": simulated_price(symbol, day),
+        "currency": "USD",
+        "source": "simulated",
+        "note": _SIMULATED_NOTE,
+    }
+
+
+def yahoo_quote(symbol: str) -> dict[str, Any]:
+    """The latest daily close from Yahoo Finance; `QuoteUnavailableError` when there is none."""
+    symbol = normalize_symbol(symbol)
+    try:
+        import yfinance
+    except ImportError as exc:
+        raise QuoteUnavailableError(
+            "yfinance is not installed, so Yahoo Finance quotes are unavailable. "
+            f"Set {QUOTE_SOURCE_ENV}=simulated for offline quotes.",
+            symbol=symbol,
+            source="yahoo",
+        ) from exc
+    try:
+        ticker = yfinance.Ticker(symbol)
+        history = ticker.history(period="5d", interval="1d", timeout=YAHOO_REQUEST_TIMEOUT_S)
+        closes = [float(close) for close in history["Close"]] if not history.empty else []
+        currency = ticker.history_metadata.get("currency") if closes else None
+    except Exception as exc:  # network, DNS, TLS, rate limit, changed response format...
+        raise QuoteUnavailableError(
+            f"Yahoo Finance could not be reached for {symbol} ({type(exc).__name__}). "
+            f"Set {QUOTE_SOURCE_ENV}=simulated for offline quotes.",
+            symbol=symbol,
+            source="yahoo",
+        ) from exc
+    prices = [close for close in closes if math.isfinite(close) and close > 0]
+    if not prices:
+        raise QuoteUnavailableError(
+            f"Yahoo Finance returned no recent price for {symbol}: the symbol may not exist, "
+            f"or Yahoo Finance may be unreachable. Set {QUOTE_SOURCE_ENV}=simulated for "
+            "offline quotes.",
+            symbol=symbol,
+            source="yahoo",
+        )
+    return {
+        "symbol": symbol,
+        "price": round(prices[-1], 2),
+        "currency": currency if isinstance(currency, str) else "USD",
+        "source": "yahoo",
+    }
+
+
+@function_tool
+def get_stock_price(symbol: Symbol) -> str:
+    """Get the current price of a stock, by its ticker symbol.
+
+    The source is chosen by ``QUOTE_SOURCE`` at each call ("yahoo" or "simulated"). Failures
+    raise (`ValueError`, `QuoteUnavailableError`); the registry turns them into error outputs.
+
+    Args:
+        symbol: The ticker symbol, for example AAPL or BRK-B.
+    """
+    if quote_source() == "simulated":
+        return json.dumps(simulated_quote(symbol))
+    return json.dumps(yahoo_quote(symbol))
+
+
+@function_tool
+def buy_or_sell(symbol: Symbol, price: Annotated[float, Field(gt=0, allow_inf_nan=False)]) -> str:
+    """Recommend whether to buy, sell or hold a stock, given its current price.
+
+    A deterministic toy rule, so the demo conversation is predictable: below 100 buy, above
+    500 sell, otherwise hold (the bounds themselves hold).
+
+    Args:
+        symbol: The ticker symbol, for example AAPL.
+        price: The current price of one share, greater than 0.
+    """
+    symbol = normalize_symbol(symbol)
+    if not (math.isfinite(price) and price > 0):
+        raise ValueError("price must be a finite number greater than 0")
+    if price < BUY_BELOW:
+        recommendation, reason = "buy", f"the price is below {BUY_BELOW:g}"
+    elif price > SELL_ABOVE:
+        recommendation, reason = "sell", f"the price is above {SELL_ABOVE:g}"
+    else:
+        recommendation, reason = "hold", f"the price is between {BUY_BELOW:g} and {SELL_ABOVE:g}"
+    return json.dumps(
+        {
+            "symbol": symbol,
+            "price": price,
+            "recommendation": recommendation,
+            "reason": reason,
+            "disclaimer": _DISCLAIMER,
+        }
+    )
+
+
+def demo_registry(*, default_timeout: float = 30.0) -> ToolRegistry:
+    """A fresh registry holding the demo assistant's two tools."""
+    return ToolRegistry([get_stock_price, buy_or_sell], default_timeout=default_timeout)
