@@ -1,0 +1,56 @@
+"""An offline HTTP server speaking the OpenAI Assistants v2 wire protocol.
+
+The real `openai` SDK works against it unchanged (``base_url=server.base_url``). Runs are
+decided by a model: the default `DemoStockModel`, a `ScriptedModel` of `Turn`s for tests, or
+any object with ``decide(context) -> Turn``. Faults (errors, latency, dropped connections) are
+injected per test through `EmulatorServer.faults`.
+"""
+
+from __future__ import annotations
+
+from .config import EmulatorConfig
+from .demo_model import DemoStockModel
+from .errors import ScriptExhaustedError
+from .faults import Fault, FaultSet
+from .models import ScriptedModel
+from .seed import BUY_OR_SELL_TOOL, DEMO_ASSISTANT_ID, GET_STOCK_PRICE_TOOL
+from .server import EmulatorServer
+from .turns import (
+    CallTools,
+    Expire,
+    Fail,
+    Incomplete,
+    Model,
+    Reply,
+    Stall,
+    ThreadMessage,
+    ToolExchange,
+    ToolSpec,
+    Turn,
+    TurnContext,
+)
+
+__all__ = [
+    "BUY_OR_SELL_TOOL",
+    "DEMO_ASSISTANT_ID",
+    "GET_STOCK_PRICE_TOOL",
+    "CallTools",
+    "DemoStockModel",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "Expire",
+    "Fail",
+    "Fault",
+    "FaultSet",
+    "Incomplete",
+    "Model",
+    "Reply",
+    "ScriptExhaustedError",
+    "ScriptedModel",
+    "Stall",
+    "ThreadMessage",
+    "ToolExchange",
+    "ToolSpec",
+    "Turn",
+    "TurnContext",
+]

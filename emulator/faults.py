@@ -1,0 +1,178 @@
+"""Fault injection: make chosen requests fail, slow down or lose their connection.
+
+A test adds `Fault`s to a server's `FaultSet` (thread-safe, changeable while the server runs)::
+
+    server.faults.add(Fault(method="POST", path=r"/threads/[^/]+/runs", status=500, times=2))
+
+Each request takes the first active fault that matches its method and path (a regex matched
+in full against the path after ``/v1``). The fault acts BEFORE the request reaches any
+endpoint, so a retried request never finds a half-made resource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .errors import error_envelope
+
+__all__ = ["Fault", "FaultMiddleware", "FaultSet"]
+
+DEFAULT_FAULT_MESSAGE = "The emulator injected this fault."
+_DROP_DECLARED_LENGTH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One injected fault.
+
+    - `method`/`path`: which requests (None = any method; `path` is a full-match regex on the
+      path after ``/v1``, e.g. ``r"/threads/[^/]+/runs"``).
+    - `status`: the error status to answer with, or None to answer normally (after `latency`).
+    - `times`: how many requests it hits before retiring (None = no limit).
+    - `retry_after` (seconds), `retry_after_ms`, `should_retry`: the retry headers to send.
+    - `latency`: seconds to wait first (without blocking other requests).
+    - `drop_connection`: start a response, then close the connection mid-body.
+    """
+
+    method: str | None = None
+    path: str = ".*"
+    status: int | None = 500
+    times: int | None = 1
+    retry_after: float | None = None
+    retry_after_ms: int | None = None
+    should_retry: bool | None = None
+    latency: float = 0.0
+    drop_connection: bool = False
+    body_message: str = DEFAULT_FAULT_MESSAGE
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pattern", re.compile(self.path))
+        if self.times is not None and self.times < 1:
+            raise ValueError(f"times must be >= 1 or None, not {self.times!r}")
+        if self.latency < 0:
+            raise ValueError(f"latency must be >= 0, not {self.latency!r}")
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        return self._pattern.fullmatch(path) is not None
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"content-type", b"application/json")]
+        if self.retry_after is not None:
+            headers.append((b"retry-after", str(self.retry_after).encode()))
+        if self.retry_after_ms is not None:
+            headers.append((b"retry-after-ms", str(self.retry_after_ms).encode()))
+        if self.should_retry is not None:
+            headers.append((b"x-should-retry", b"true" if self.should_retry else b"false"))
+        return headers
+
+    def body(self) -> bytes:
+        status = self.status or 500
+        if status == 429:
+            envelope = error_envelope(
+                self.body_message, error_type="requests", code="rate_limit_exceeded"
+            )
+        elif status >= 500:
+            envelope = error_envelope(self.body_message, error_type="server_error")
+        else:
+            envelope = error_envelope(self.body_message)
+        return json.dumps(envelope).encode()
+
+
+@dataclass(slots=True)
+class _Slot:
+    fault: Fault
+    left: int | None
+    fired: int = 0
+
+
+class FaultSet:
+    """The faults of one server; safe to change from any thread."""
+
+    def __init__(self) -> None:
+        self._slots: list[_Slot] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._slots.append(_Slot(fault, fault.times))
+        return fault
+
+    def remove(self, fault: Fault) -> None:
+        with self._lock:
+            self._slots = [slot for slot in self._slots if slot.fault is not fault]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._slots.clear()
+
+    def fired(self, fault: Fault) -> int:
+        """How many requests `fault` has hit so far (0 once it was removed or cleared)."""
+        with self._lock:
+            return sum(slot.fired for slot in self._slots if slot.fault is fault)
+
+    @property
+    def active(self) -> list[Fault]:
+        with self._lock:
+            return [slot.fault for slot in self._slots if slot.left != 0]
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The fault that hits this request, if any; it counts as fired."""
+        with self._lock:
+            for slot in self._slots:
+                if slot.left != 0 and slot.fault.matches(method, path):
+                    slot.fired += 1
+                    if slot.left is not None:
+                        slot.left -= 1
+                    return slot.fault
+        return None
+
+
+class FaultMiddleware:
+    """ASGI middleware applying a `FaultSet` to every HTTP request under `prefix`."""
+
+    def __init__(self, app: ASGIApp, faults: FaultSet, prefix: str = "/v1") -> None:
+        self.app = app
+        self.faults = faults
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(self.prefix + "/"):
+            path = path[len(self.prefix) :]
+        fault = self.faults.take(scope["method"], path)
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        if fault.latency > 0:
+            await asyncio.sleep(fault.latency)
+        if fault.drop_connection:
+            await _drop_connection(send)
+        elif fault.status is None:
+            await self.app(scope, receive, send)
+        else:
+            body = fault.body()
+            headers = [*fault.headers(), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+
+async def _drop_connection(send: Send) -> None:
+    """Promise a body, send part of it and stop: the server then closes the connection."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(_DROP_DECLARED_LENGTH).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"id": "', "more_body": True})

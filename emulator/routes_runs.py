@@ -1,0 +1,160 @@
+"""``/threads/{id}/runs`` and their steps: create (JSON or SSE), poll, cancel, submit outputs.
+
+Every check (404s, the thread lock, bad bodies) happens before anything changes, so an error
+comes back as a plain JSON answer even when a stream was asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from .errors import bad_request
+from .objects import JsonObj, run_object
+from .paging import ListQuery, page
+from .parsing import assistants_api, json_response, parse_body, read_json
+from .routes_threads import new_message
+from .schemas import RunCreate, SubmitToolOutputs
+from .sse import event_stream_response
+from .state import EmulatorState, emulator_state
+from .store import RunBook
+
+__all__ = ["run_routes"]
+
+_ECHOED_OPTIONS = (
+    "metadata",
+    "temperature",
+    "top_p",
+    "max_prompt_tokens",
+    "max_completion_tokens",
+    "truncation_strategy",
+    "response_format",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning_effort",
+)
+
+
+def _run_answer(state: EmulatorState, run: JsonObj, stream: bool) -> Response:
+    if not stream:
+        return json_response(run, headers=state.run_headers)
+    queue = state.hub.subscribe(run["id"])
+    # Subscribe before the engine publishes the run's first events.
+    return event_stream_response(queue, lambda: state.hub.unsubscribe(run["id"], queue))
+
+
+def _new_run(state: EmulatorState, thread_id: str, body: RunCreate) -> tuple[JsonObj, RunBook]:
+    assistant = state.store.assistant(body.assistant_id)
+    instructions = body.instructions
+    if instructions is None:
+        instructions = assistant.get("instructions") or ""
+    if body.additional_instructions:
+        instructions = f"{instructions}\n\n{body.additional_instructions}".strip()
+    tools = (
+        [tool.model_dump(exclude_unset=True) for tool in body.tools]
+        if body.tools is not None
+        else list(assistant["tools"])
+    )
+    created = time.time()
+    deadline = created + state.config.run_ttl
+    options = body.model_dump(include=set(_ECHOED_OPTIONS), exclude_none=True)
+    run = run_object(
+        thread_id,
+        assistant["id"],
+        model=body.model or assistant["model"],
+        instructions=instructions,
+        tools=tools,
+        expires_at=math.ceil(deadline),
+        options=options,
+    )
+    return run, RunBook(deadline=deadline)
+
+
+async def create_run(request: Request) -> Response:
+    state = emulator_state(request)
+    thread = state.store.thread(request.path_params["thread_id"])
+    body = parse_body(RunCreate, await read_json(request))
+    run, book = _new_run(state, thread["id"], body)
+    active = state.store.active_run(thread["id"])
+    if active is not None:
+        raise bad_request(f"Thread {thread['id']} already has an active run {active['id']}.")
+    for message in body.additional_messages or []:
+        state.store.add_message(new_message(thread["id"], message))
+    state.store.add_run(run, book)
+    answer = _run_answer(state, run, bool(body.stream))
+    state.engine.start(run)
+    return answer
+
+
+async def list_runs(request: Request) -> Response:
+    state = emulator_state(request)
+    thread = state.store.thread(request.path_params["thread_id"])
+    query = ListQuery.from_params(request.query_params)
+    return json_response(page(list(state.store.runs[thread["id"]].values()), query))
+
+
+async def retrieve_run(request: Request) -> Response:
+    state = emulator_state(request)
+    params = request.path_params
+    run = state.store.run(params["thread_id"], params["run_id"])
+    return json_response(run, headers=state.run_headers)
+
+
+async def cancel_run(request: Request) -> Response:
+    state = emulator_state(request)
+    params = request.path_params
+    run = state.store.run(params["thread_id"], params["run_id"])
+    await read_json(request)  # the SDK sends an empty body; anything else must still be JSON
+    state.engine.cancel(run)
+    return json_response(run, headers=state.run_headers)
+
+
+async def submit_tool_outputs(request: Request) -> Response:
+    state = emulator_state(request)
+    params = request.path_params
+    run = state.store.run(params["thread_id"], params["run_id"])
+    body = parse_body(SubmitToolOutputs, await read_json(request))
+    outputs = [(item.tool_call_id, item.output) for item in body.tool_outputs]
+    if run["status"] != "requires_action" or not body.stream:
+        state.engine.submit(run, outputs)
+        return _run_answer(state, run, False)
+    queue = state.hub.subscribe(run["id"])
+    try:
+        state.engine.submit(run, outputs)
+    except Exception:
+        state.hub.unsubscribe(run["id"], queue)
+        raise
+    return event_stream_response(queue, lambda: state.hub.unsubscribe(run["id"], queue))
+
+
+async def list_steps(request: Request) -> Response:
+    state = emulator_state(request)
+    params = request.path_params
+    run = state.store.run(params["thread_id"], params["run_id"])
+    query = ListQuery.from_params(request.query_params)
+    return json_response(page(state.store.run_steps(run["id"]), query))
+
+
+async def retrieve_step(request: Request) -> Response:
+    state = emulator_state(request)
+    params = request.path_params
+    step = state.store.step(params["thread_id"], params["run_id"], params["step_id"])
+    return json_response(step)
+
+
+def run_routes() -> list[BaseRoute]:
+    runs = "/threads/{thread_id}/runs"
+    run = f"{runs}/{{run_id}}"
+    return [
+        Route(runs, assistants_api(create_run), methods=["POST"]),
+        Route(runs, assistants_api(list_runs), methods=["GET"]),
+        Route(run, assistants_api(retrieve_run), methods=["GET"]),
+        Route(f"{run}/cancel", assistants_api(cancel_run), methods=["POST"]),
+        Route(f"{run}/submit_tool_outputs", assistants_api(submit_tool_outputs), methods=["POST"]),
+        Route(f"{run}/steps", assistants_api(list_steps), methods=["GET"]),
+        Route(f"{run}/steps/{{step_id}}", assistants_api(retrieve_step), methods=["GET"]),
+    ]
