@@ -1,0 +1,96 @@
+"""The mediator: the interaction script, the two mediators, their events and the event bus.
+
+The User Proxy and the Assistant Proxy never talk directly; a `Mediator` goes between them,
+follows the script in `mediator.script`, and publishes an event (`mediator.events`) on every
+state change and every remote call, through pypubsub (`mediator.bus`).
+"""
+
+from __future__ import annotations
+
+from mediator.base import Mediator
+from mediator.basic import MediatorBasic
+from mediator.bus import Listener, Subscription, define_topics, publish, subscribe
+from mediator.errors import (
+    ExchangeCancelledError,
+    ExchangeError,
+    ExchangeFailedError,
+    ExchangeTimeoutError,
+    InvalidTransitionError,
+    MediatorError,
+)
+from mediator.events import (
+    ALL_TOPICS,
+    EVENT_TYPES,
+    ActionRequired,
+    ExchangeCancelled,
+    ExchangeFailed,
+    MediatorEvent,
+    MessageDelta,
+    MessageRetrieved,
+    MessageSent,
+    RunStarted,
+    RunStatusChecked,
+    StateChanged,
+    ToolExecuted,
+    ToolOutputsSubmitted,
+)
+from mediator.factory import MEDIATOR_KINDS, MediatorKind, create_mediator, mediator_factory
+from mediator.participants import AssistantSide, UserSide
+from mediator.script import (
+    DOTTED,
+    SCRIPT,
+    TERMINAL_STATES,
+    State,
+    Transition,
+    Trigger,
+    allowed_triggers,
+    destination,
+    next_state,
+)
+from mediator.state_machine import MediatorStateMachine
+
+__all__ = [
+    "ALL_TOPICS",
+    "DOTTED",
+    "EVENT_TYPES",
+    "MEDIATOR_KINDS",
+    "SCRIPT",
+    "TERMINAL_STATES",
+    "ActionRequired",
+    "AssistantSide",
+    "ExchangeCancelled",
+    "ExchangeCancelledError",
+    "ExchangeError",
+    "ExchangeFailed",
+    "ExchangeFailedError",
+    "ExchangeTimeoutError",
+    "InvalidTransitionError",
+    "Listener",
+    "Mediator",
+    "MediatorBasic",
+    "MediatorError",
+    "MediatorEvent",
+    "MediatorKind",
+    "MediatorStateMachine",
+    "MessageDelta",
+    "MessageRetrieved",
+    "MessageSent",
+    "RunStarted",
+    "RunStatusChecked",
+    "State",
+    "StateChanged",
+    "Subscription",
+    "ToolExecuted",
+    "ToolOutputsSubmitted",
+    "Transition",
+    "Trigger",
+    "UserSide",
+    "allowed_triggers",
+    "create_mediator",
+    "define_topics",
+    "destination",
+    "mediator_factory",
+    "next_state",
+    "publish",
+    "subscribe",
+]

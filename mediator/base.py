@@ -1,0 +1,341 @@
+"""The Mediator: owns the interaction script, routes between the proxies, publishes events.
+
+A concrete mediator only decides how a trigger moves the state (`_apply`); everything else
+lives here, so both mediators publish exactly the same events in exactly the same order.
+
+Each trigger method does, in this order:
+
+1. check that the participant it will call is attached (`MediatorError` otherwise, state kept);
+2. apply the transition (`_apply`; `MediatorStateMachine` may raise `InvalidTransitionError`,
+   and then nothing else happens);
+3. publish `StateChanged`, unless the state stayed the same (a ``heartbeat`` while running:
+   no state changed, so no `StateChanged`; the `RunStatusChecked` still records the poll);
+4. publish the trigger's own event(s);
+5. call the other participant, if the trigger routes something.
+
+``action_required`` runs steps 2-4 for ``action_required``, awaits the user side's tools, then
+runs them again for ``tools_executed`` (`ToolExecuted` once per call, in call order).
+
+The Assistant Proxy calls ``heartbeat(status)`` once per poll that finds the run still active
+(``queued``, ``in_progress``); every other poll outcome maps to its own trigger, whose event
+carries the data. Triggers must not be fired from event listeners (the mediator refuses: the
+event order would interleave).
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from enum import Enum
+from typing import ClassVar, Final
+
+from mediator import bus
+from mediator.errors import ExchangeCancelledError, ExchangeError, MediatorError
+from mediator.events import (
+    ActionRequired,
+    ExchangeCancelled,
+    ExchangeFailed,
+    MediatorEvent,
+    MessageDelta,
+    MessageRetrieved,
+    MessageSent,
+    RunStarted,
+    RunStatusChecked,
+    StateChanged,
+    ToolExecuted,
+    ToolOutputsSubmitted,
+)
+from mediator.participants import AssistantSide, UserSide
+from mediator.script import State, Trigger
+from tools.types import ToolCall, ToolResult
+
+__all__ = ["Mediator"]
+
+_logger = logging.getLogger(__name__)
+
+
+class _Keep(Enum):
+    RUN_ID = "keep the run id"
+
+
+_KEEP: Final = _Keep.RUN_ID
+
+
+def _pair(
+    calls: Sequence[ToolCall], results: Sequence[ToolResult]
+) -> tuple[tuple[ToolCall, ToolResult], ...]:
+    """Match each call with its result by call id, in call order; exactly one result per call."""
+    by_id: dict[str, ToolResult] = {}
+    for result in results:
+        if result.call_id in by_id:
+            raise ValueError(f"two results for tool call {result.call_id!r}")
+        by_id[result.call_id] = result
+    call_ids = [call.id for call in calls]
+    if len(set(call_ids)) != len(call_ids):
+        raise ValueError(f"duplicate tool call ids in {call_ids}")
+    missing = [i for i in call_ids if i not in by_id]
+    unexpected = sorted(by_id.keys() - set(call_ids))
+    if missing or unexpected:
+        raise ValueError(
+            f"tool results do not match the calls: missing {missing}, unexpected {unexpected}"
+        )
+    return tuple((call, by_id[call.id]) for call in calls)
+
+
+class Mediator(ABC):
+    """Goes between the User Proxy and the Assistant Proxy, following the interaction script.
+
+    Subclasses implement `state` and `_apply`. Not thread-safe: drive one mediator from one
+    event loop (events may be consumed anywhere).
+    """
+
+    kind: ClassVar[str]
+    """The `MEDIATOR_TYPE` value that selects this class."""
+
+    def __init__(self, *, conversation_id: str | None = None) -> None:
+        self._conversation_id = conversation_id
+        self._run_id: str | None = None
+        self._user: UserSide | None = None
+        self._assistant: AssistantSide | None = None
+        self._publishing = False
+
+    # -- what subclasses provide ------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def state(self) -> State:
+        """The current state."""
+
+    @abstractmethod
+    def _apply(self, trigger: Trigger) -> None:
+        """Move to the state `trigger` leads to, or raise `InvalidTransitionError` unchanged."""
+
+    # -- identity and wiring ----------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str | None:
+        """The current run (exchange) id; None until `started`, reset by `set_user_message`."""
+        return self._run_id
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The conversation (thread) id every event carries; see `bind_conversation`."""
+        return self._conversation_id
+
+    def bind_conversation(self, conversation_id: str) -> None:
+        """Set the conversation id once the thread exists. Rebinding to another id is an error."""
+        if not conversation_id:
+            raise ValueError("conversation_id must be a non-empty string")
+        if self._conversation_id not in (None, conversation_id):
+            raise MediatorError(
+                f"mediator is bound to conversation {self._conversation_id!r}, "
+                f"cannot rebind to {conversation_id!r}"
+            )
+        self._conversation_id = conversation_id
+
+    def attach(self, user: UserSide, assistant: AssistantSide) -> None:
+        """Connect the two participants (again, to replace them)."""
+        self._user = user
+        self._assistant = assistant
+
+    def _require_user(self) -> UserSide:
+        if self._user is None:
+            raise MediatorError("no user side attached; call attach() first")
+        return self._user
+
+    def _require_assistant(self) -> AssistantSide:
+        if self._assistant is None:
+            raise MediatorError("no assistant side attached; call attach() first")
+        return self._assistant
+
+    # -- the common path of every trigger ---------------------------------------------------
+
+    def _refuse_reentry(self, what: str) -> None:
+        if self._publishing:
+            raise MediatorError(f"{what} called from an event listener; fire it afterwards")
+
+    def _fire(self, trigger: Trigger, *, run_id: str | None | _Keep = _KEEP) -> None:
+        """Apply `trigger`, update the run id, and publish `StateChanged` if the state moved."""
+        self._refuse_reentry(trigger.value)
+        previous = self.state
+        self._apply(trigger)
+        if run_id is not _KEEP:
+            self._run_id = run_id
+        state = self.state
+        _logger.debug(
+            "%s conversation=%s run=%s: %s -> %s (%s)",
+            type(self).__name__,
+            self._conversation_id,
+            self._run_id,
+            previous,
+            state,
+            trigger,
+        )
+        if state is not previous:
+            self._publish(
+                StateChanged(
+                    conversation_id=self._conversation_id,
+                    run_id=self._run_id,
+                    state=state,
+                    previous=previous,
+                    trigger=trigger,
+                )
+            )
+
+    def _publish(self, event: MediatorEvent) -> None:
+        self._publishing = True
+        try:
+            bus.publish(event)
+        finally:
+            self._publishing = False
+
+    # -- triggers ---------------------------------------------------------------------------
+
+    def set_user_message(self, text: str) -> None:
+        """Start an exchange: -> ready, `MessageSent`, then `assistant.start_exchange(text)`."""
+        assistant = self._require_assistant()
+        self._fire(Trigger.SET_USER_MESSAGE, run_id=None)
+        self._publish(
+            MessageSent(
+                conversation_id=self._conversation_id,
+                run_id=self._run_id,
+                state=self.state,
+                text=text,
+            )
+        )
+        assistant.start_exchange(text)
+
+    def started(self, run_id: str) -> None:
+        """The run exists remotely: -> started, `RunStarted`; `run_id` is set from here on."""
+        self._fire(Trigger.STARTED, run_id=run_id)
+        self._publish(
+            RunStarted(conversation_id=self._conversation_id, run_id=self._run_id, state=self.state)
+        )
+
+    def heartbeat(self, status: str) -> None:
+        """A poll found the run active (`status`): -> running, `RunStatusChecked`."""
+        self._fire(Trigger.HEARTBEAT)
+        self._publish(
+            RunStatusChecked(
+                conversation_id=self._conversation_id,
+                run_id=self._run_id,
+                state=self.state,
+                status=status,
+            )
+        )
+
+    async def action_required(self, calls: Sequence[ToolCall]) -> tuple[ToolResult, ...]:
+        """The assistant wants `calls` run: -> requires_action, `ActionRequired`; the user side
+        executes them; -> tools_executed, `ToolExecuted` per call. Returns the results in call
+        order. An exception from `execute_tools` propagates (the state stays requires_action).
+        """
+        user = self._require_user()
+        calls = tuple(calls)
+        self._fire(Trigger.ACTION_REQUIRED)
+        self._publish(
+            ActionRequired(
+                conversation_id=self._conversation_id,
+                run_id=self._run_id,
+                state=self.state,
+                tool_calls=calls,
+            )
+        )
+        results = await user.execute_tools(calls)
+        return self.tools_executed(calls, results)
+
+    def tools_executed(
+        self, calls: Sequence[ToolCall], results: Sequence[ToolResult]
+    ) -> tuple[ToolResult, ...]:
+        """Record executed calls: -> tools_executed, one `ToolExecuted` per call.
+
+        `action_required` calls this; call it directly only to replay tools executed earlier
+        (resuming). Raises `ValueError`, state unchanged, unless there is exactly one result per
+        call. Returns the results in call order.
+        """
+        paired = _pair(calls, results)
+        self._fire(Trigger.TOOLS_EXECUTED)
+        for call, result in paired:
+            self._publish(
+                ToolExecuted(
+                    conversation_id=self._conversation_id,
+                    run_id=self._run_id,
+                    state=self.state,
+                    call=call,
+                    result=result,
+                )
+            )
+        return tuple(result for _, result in paired)
+
+    def tool_outputs_submitted(self, results: Sequence[ToolResult]) -> None:
+        """The outputs went back to the assistant: -> tool_outputs_submitted."""
+        self._fire(Trigger.TOOL_OUTPUTS_SUBMITTED)
+        self._publish(
+            ToolOutputsSubmitted(
+                conversation_id=self._conversation_id,
+                run_id=self._run_id,
+                state=self.state,
+                results=tuple(results),
+            )
+        )
+
+    def assistant_message_retrieved(self, text: str) -> None:
+        """The reply arrived: -> completed, `MessageRetrieved`, then `user.deliver_reply`."""
+        user = self._require_user()
+        self._fire(Trigger.ASSISTANT_MESSAGE_RETRIEVED)
+        self._publish(
+            MessageRetrieved(
+                conversation_id=self._conversation_id,
+                run_id=self._run_id,
+                state=self.state,
+                text=text,
+            )
+        )
+        user.deliver_reply(text)
+
+    def message_delta(self, delta: str) -> None:
+        """A piece of the reply arrived while streaming: `MessageDelta`, no state change."""
+        self._refuse_reentry("message_delta")
+        self._publish(
+            MessageDelta(
+                conversation_id=self._conversation_id,
+                run_id=self._run_id,
+                state=self.state,
+                delta=delta,
+            )
+        )
+
+    def failed(self, error: ExchangeError) -> None:
+        """The exchange failed: -> failed, `ExchangeFailed`, then `user.deliver_error`."""
+        user = self._require_user()
+        self._fire(Trigger.FAILED)
+        self._publish(
+            ExchangeFailed(
+                conversation_id=self._conversation_id,
+                run_id=self._run_id,
+                state=self.state,
+                error=error.message,
+                code=error.code,
+            )
+        )
+        user.deliver_error(error)
+
+    def cancelled(self, error: ExchangeCancelledError) -> None:
+        """The exchange was cancelled: -> cancelled, `ExchangeCancelled`, `user.deliver_error`."""
+        user = self._require_user()
+        self._fire(Trigger.CANCELLED)
+        self._publish(
+            ExchangeCancelled(
+                conversation_id=self._conversation_id,
+                run_id=self._run_id,
+                state=self.state,
+                reason=error.message,
+            )
+        )
+        user.deliver_error(error)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} state={self.state.value} "
+            f"conversation_id={self._conversation_id!r} run_id={self._run_id!r}>"
+        )

@@ -1,0 +1,90 @@
+"""Errors of the mediator package.
+
+    MediatorError                   anything this package raises on purpose
+    ├── InvalidTransitionError      the script forbids `trigger` in `state` (MediatorStateMachine)
+    └── ExchangeError               an exchange ended without a reply (raised on the user side)
+        ├── ExchangeFailedError     run failed / expired / incomplete, or an unrecoverable API error
+        ├── ExchangeTimeoutError    the exchange's deadline passed
+        └── ExchangeCancelledError  the exchange was cancelled
+
+Other misuse of a mediator (routing before `attach`, rebinding a conversation to another id)
+raises a plain `MediatorError`.
+"""
+
+from __future__ import annotations
+
+from mediator.script import State, Trigger, allowed_triggers
+
+__all__ = [
+    "ExchangeCancelledError",
+    "ExchangeError",
+    "ExchangeFailedError",
+    "ExchangeTimeoutError",
+    "InvalidTransitionError",
+    "MediatorError",
+]
+
+
+class MediatorError(Exception):
+    """Base class of every error the mediator package raises."""
+
+
+class InvalidTransitionError(MediatorError):
+    """The interaction script does not allow `trigger` in `state`.
+
+    Attributes:
+        state: the state the mediator was (and still is) in.
+        trigger: the refused trigger.
+    """
+
+    def __init__(self, state: State, trigger: Trigger) -> None:
+        allowed = ", ".join(sorted(allowed_triggers(state))) or "none"
+        super().__init__(
+            f"trigger {trigger.value!r} is not allowed in state {state.value!r} "
+            f"(allowed there: {allowed})"
+        )
+        self.state = state
+        self.trigger = trigger
+
+
+class ExchangeError(MediatorError):
+    """An exchange (one user message and the run answering it) ended without a reply.
+
+    Attributes:
+        message: what went wrong, fit to show a person (no secrets, no payloads).
+        run_id: the run (or exchange) id, when one existed.
+        status: the run's last known status (``failed``, ``expired``, ``incomplete``...), if any.
+        code: a machine-readable code (the API's `last_error.code`, ``deadline_exceeded``...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str | None = None,
+        status: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.run_id = run_id
+        self.status = status
+        self.code = code
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, run_id={self.run_id!r}, "
+            f"status={self.status!r}, code={self.code!r})"
+        )
+
+
+class ExchangeFailedError(ExchangeError):
+    """The run failed, expired or came back incomplete, or the API failed beyond retrying."""
+
+
+class ExchangeTimeoutError(ExchangeError):
+    """The exchange's deadline passed before the assistant answered."""
+
+
+class ExchangeCancelledError(ExchangeError):
+    """The exchange was cancelled (by the user, by shutdown, or remotely)."""

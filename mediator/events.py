@@ -1,0 +1,239 @@
+"""The events a mediator publishes: typed, immutable, past tense.
+
+Every event carries the conversation (thread) id, the run id, the state after the change and a
+UTC timestamp, plus its own data and nothing else: no keys, no settings, no SDK objects. Each
+event type has a pypubsub topic (`topic`); the seed's four topic names are kept
+(``sentMessage``, ``executedTool``, ``retrievedMessage``, ``error``).
+
+`str(event)` is the one-line, human-readable form the seed showed in its chat and history
+pages (``System: called get_stock_price({"symbol": "AAPL"}) -> {...}``); long payloads are
+shortened and whitespace is folded so that a line stays a line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar, Final
+
+from mediator.script import State, Trigger
+from tools.types import ToolCall, ToolResult
+
+__all__ = [
+    "ALL_TOPICS",
+    "EVENT_TYPES",
+    "ActionRequired",
+    "ExchangeCancelled",
+    "ExchangeFailed",
+    "MediatorEvent",
+    "MessageDelta",
+    "MessageRetrieved",
+    "MessageSent",
+    "RunStarted",
+    "RunStatusChecked",
+    "StateChanged",
+    "ToolExecuted",
+    "ToolOutputsSubmitted",
+]
+
+TEXT_LIMIT: Final = 120
+"""Longest message text `str(event)` shows, in characters."""
+PAYLOAD_LIMIT: Final = 60
+"""Longest tool arguments or output `str(event)` shows, in characters."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Fold whitespace to single spaces and cut `text` to at most `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MediatorEvent:
+    """What every event carries.
+
+    Attributes:
+        conversation_id: the conversation (thread) id, None before the conversation is bound.
+        run_id: the run (exchange) id, None before a run starts.
+        state: the mediator's state after the change this event reports.
+        at: when it happened, timezone-aware, normalised to UTC.
+    """
+
+    topic: ClassVar[str]
+    """The pypubsub topic this event type is published on."""
+
+    conversation_id: str | None
+    run_id: str | None
+    state: State
+    at: datetime = field(default_factory=_utcnow)
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None or self.at.utcoffset() is None:
+            raise ValueError(f"{type(self).__name__}.at must be timezone-aware, got {self.at!r}")
+        if self.at.tzinfo is not UTC:
+            object.__setattr__(self, "at", self.at.astimezone(UTC))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StateChanged(MediatorEvent):
+    """The mediator moved from `previous` to `state` because of `trigger`."""
+
+    topic: ClassVar[str] = "stateChanged"
+    previous: State
+    trigger: Trigger
+
+    def __str__(self) -> str:
+        return f"State: {self.previous} -> {self.state} ({self.trigger})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MessageSent(MediatorEvent):
+    """The user's message was handed to the assistant side."""
+
+    topic: ClassVar[str] = "sentMessage"
+    text: str
+
+    def __str__(self) -> str:
+        return f"User: {shorten(self.text, TEXT_LIMIT)}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunStarted(MediatorEvent):
+    """A run (exchange) started remotely; `run_id` is set from here on."""
+
+    topic: ClassVar[str] = "startedRun"
+
+    def __str__(self) -> str:
+        return f"Assistant: started run {self.run_id}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunStatusChecked(MediatorEvent):
+    """A poll found the run still active (`status` is ``queued``, ``in_progress``...)."""
+
+    topic: ClassVar[str] = "checkedRunStatus"
+    status: str
+
+    def __str__(self) -> str:
+        return f"Assistant: run {self.run_id} is {self.status}"
+
+
+def _call_line(call: ToolCall) -> str:
+    return f"{call.name}({shorten(call.arguments, PAYLOAD_LIMIT)})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ActionRequired(MediatorEvent):
+    """The assistant asked for these function calls to be executed."""
+
+    topic: ClassVar[str] = "requiredAction"
+    tool_calls: tuple[ToolCall, ...]
+
+    def __post_init__(self) -> None:
+        MediatorEvent.__post_init__(self)
+        object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
+
+    def __str__(self) -> str:
+        return "Assistant: requested " + ", ".join(_call_line(c) for c in self.tool_calls)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolExecuted(MediatorEvent):
+    """One function call was executed locally (published once per call)."""
+
+    topic: ClassVar[str] = "executedTool"
+    call: ToolCall
+    result: ToolResult
+
+    def __str__(self) -> str:
+        output = shorten(self.result.output, PAYLOAD_LIMIT)
+        line = f"System: called {_call_line(self.call)} -> {output}"
+        if self.result.is_error:
+            line += f" [error: {self.result.error_type or 'unknown'}]"
+        return line
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolOutputsSubmitted(MediatorEvent):
+    """The tool outputs went back to the assistant."""
+
+    topic: ClassVar[str] = "submittedToolOutputs"
+    results: tuple[ToolResult, ...]
+
+    def __post_init__(self) -> None:
+        MediatorEvent.__post_init__(self)
+        object.__setattr__(self, "results", tuple(self.results))
+
+    def __str__(self) -> str:
+        names = ", ".join(r.name for r in self.results)
+        count = len(self.results)
+        return f"System: submitted {count} tool output{'' if count == 1 else 's'} ({names})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MessageRetrieved(MediatorEvent):
+    """The assistant's reply arrived; the exchange is complete."""
+
+    topic: ClassVar[str] = "retrievedMessage"
+    text: str
+
+    def __str__(self) -> str:
+        return f"Assistant: {shorten(self.text, TEXT_LIMIT)}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MessageDelta(MediatorEvent):
+    """A piece of the reply arrived while streaming; the state does not change."""
+
+    topic: ClassVar[str] = "messageDelta"
+    delta: str
+
+    def __str__(self) -> str:
+        return f"Assistant (partial): {shorten(self.delta, TEXT_LIMIT)}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExchangeFailed(MediatorEvent):
+    """The exchange failed; `error` is the human message, `code` the machine-readable one."""
+
+    topic: ClassVar[str] = "error"
+    error: str
+    code: str | None
+
+    def __str__(self) -> str:
+        suffix = f" [{self.code}]" if self.code else ""
+        return f"Error: {shorten(self.error, TEXT_LIMIT)}{suffix}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExchangeCancelled(MediatorEvent):
+    """The exchange was cancelled, for `reason`."""
+
+    topic: ClassVar[str] = "cancelled"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"Cancelled: {shorten(self.reason, TEXT_LIMIT)}"
+
+
+EVENT_TYPES: Final[tuple[type[MediatorEvent], ...]] = (
+    StateChanged,
+    MessageSent,
+    RunStarted,
+    RunStatusChecked,
+    ActionRequired,
+    ToolExecuted,
+    ToolOutputsSubmitted,
+    MessageRetrieved,
+    MessageDelta,
+    ExchangeFailed,
+    ExchangeCancelled,
+)
+"""Every concrete event type, one per topic."""
+
+ALL_TOPICS: Final[tuple[str, ...]] = tuple(cls.topic for cls in EVENT_TYPES)
+"""Every topic a mediator publishes on."""

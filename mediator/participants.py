@@ -1,0 +1,50 @@
+"""The two participants a mediator routes between.
+
+The User Proxy and the Assistant Proxy never talk to each other: each talks to the mediator,
+and the mediator calls the other side through these protocols. Any object with these methods
+fits (structural typing); no base class is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from mediator.errors import ExchangeError
+from tools.types import ToolCall, ToolResult
+
+__all__ = ["AssistantSide", "UserSide"]
+
+
+@runtime_checkable
+class UserSide(Protocol):
+    """What the mediator needs from the User Proxy."""
+
+    async def execute_tools(self, calls: Sequence[ToolCall]) -> Sequence[ToolResult]:
+        """Run the requested function calls and return one result per call.
+
+        A tool failure belongs in its `ToolResult` (``is_error``); an exception raised here
+        propagates unchanged to whoever fired `action_required` (the Assistant Proxy).
+        """
+        ...
+
+    def deliver_reply(self, text: str) -> None:
+        """Hand the assistant's reply to whoever awaits it. Must not block."""
+        ...
+
+    def deliver_error(self, error: ExchangeError) -> None:
+        """Report that the exchange ended without a reply. Must not block."""
+        ...
+
+
+@runtime_checkable
+class AssistantSide(Protocol):
+    """What the mediator needs from the Assistant Proxy."""
+
+    def start_exchange(self, text: str) -> None:
+        """Schedule the exchange for the user's message `text` and return at once.
+
+        The work (creating the run, polling or streaming) happens later, in a task the
+        Assistant Proxy owns; it reports progress by firing the mediator's triggers.
+        """
+        ...

@@ -1,0 +1,143 @@
+"""Fakes and helpers for the mediator tests: fake participants, a harness, trigger drivers."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from mediator import bus
+from mediator.base import Mediator
+from mediator.basic import MediatorBasic
+from mediator.errors import ExchangeCancelledError, ExchangeError, ExchangeFailedError
+from mediator.events import MediatorEvent
+from mediator.script import SCRIPT, State, Trigger
+from mediator.state_machine import MediatorStateMachine
+from tools.types import ToolCall, ToolResult
+
+MEDIATOR_CLASSES: tuple[type[Mediator], ...] = (MediatorBasic, MediatorStateMachine)
+
+CALLS = (
+    ToolCall(id="call_1", name="get_stock_price", arguments='{"symbol": "AAPL"}'),
+    ToolCall(id="call_2", name="buy_or_sell", arguments='{"symbol": "AAPL", "price": 190.5}'),
+)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def result_for(call: ToolCall) -> ToolResult:
+    return ToolResult(call_id=call.id, name=call.name, output=f'{{"for": "{call.id}"}}')
+
+
+RESULTS = tuple(result_for(c) for c in CALLS)
+
+
+class ParkError(Exception):
+    """Raised by the fake user side to leave a mediator in `requires_action`."""
+
+
+class FakeUser:
+    """A `UserSide` that records every call; `execute_tools` never suspends."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.fail_with: BaseException | None = None
+
+    async def execute_tools(self, calls: Sequence[ToolCall]) -> Sequence[ToolResult]:
+        self.calls.append(("execute_tools", tuple(calls)))
+        if self.fail_with is not None:
+            raise self.fail_with
+        # Reversed on purpose: the mediator must put results back in call order.
+        return [result_for(c) for c in reversed(calls)]
+
+    def deliver_reply(self, text: str) -> None:
+        self.calls.append(("deliver_reply", text))
+
+    def deliver_error(self, error: ExchangeError) -> None:
+        self.calls.append(("deliver_error", error))
+
+
+class FakeAssistant:
+    """An `AssistantSide` that records the exchanges it was asked to start."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def start_exchange(self, text: str) -> None:
+        self.calls.append(("start_exchange", text))
+
+
+async def fire(mediator: Mediator, trigger: Trigger, *, status: str = "in_progress") -> None:
+    """Fire `trigger` through the mediator method of the same name, with stock arguments."""
+    match trigger:
+        case Trigger.SET_USER_MESSAGE:
+            mediator.set_user_message("What is AAPL at?")
+        case Trigger.STARTED:
+            mediator.started("run_1")
+        case Trigger.HEARTBEAT:
+            mediator.heartbeat(status)
+        case Trigger.ACTION_REQUIRED:
+            await mediator.action_required(CALLS)
+        case Trigger.TOOLS_EXECUTED:
+            mediator.tools_executed(CALLS, RESULTS)
+        case Trigger.TOOL_OUTPUTS_SUBMITTED:
+            mediator.tool_outputs_submitted(RESULTS)
+        case Trigger.ASSISTANT_MESSAGE_RETRIEVED:
+            mediator.assistant_message_retrieved("AAPL is at 190.50.")
+        case Trigger.FAILED:
+            mediator.failed(ExchangeFailedError("the run failed", code="server_error"))
+        case Trigger.CANCELLED:
+            mediator.cancelled(ExchangeCancelledError("the user stopped it"))
+
+
+def path_to(target: State) -> list[Trigger]:
+    """The shortest trigger sequence from `new` to `target` through the script."""
+    paths: dict[State, list[Trigger]] = {State.NEW: []}
+    queue = deque([State.NEW])
+    while queue:
+        state = queue.popleft()
+        for row in SCRIPT:
+            if state in row.sources and row.dest not in paths:
+                paths[row.dest] = [*paths[state], row.trigger]
+                queue.append(row.dest)
+    return paths[target]
+
+
+def normalised(event: MediatorEvent) -> MediatorEvent:
+    """`event` with the fields that legitimately differ between two runs fixed."""
+    return dataclasses.replace(event, at=EPOCH, conversation_id="conv")
+
+
+class Harness:
+    """One mediator, its fake participants and every event it published."""
+
+    def __init__(self, mediator_cls: type[Mediator]) -> None:
+        self.conversation_id = f"conv_{uuid.uuid4().hex}"
+        self.mediator = mediator_cls(conversation_id=self.conversation_id)
+        self.user = FakeUser()
+        self.assistant = FakeAssistant()
+        self.mediator.attach(self.user, self.assistant)
+        self.events: list[MediatorEvent] = []
+        self.subscription = bus.subscribe(self.events.append, conversation_id=self.conversation_id)
+
+    async def park(self, target: State) -> None:
+        """Drive the mediator along valid triggers until it rests in `target`."""
+        for trigger in path_to(target):
+            if trigger is Trigger.ACTION_REQUIRED:
+                self.user.fail_with = ParkError()
+                with pytest.raises(ParkError):
+                    await self.mediator.action_required(CALLS)
+                self.user.fail_with = None
+            else:
+                await fire(self.mediator, trigger)
+        assert self.mediator.state is target
+        self.events.clear()
+        self.user.calls.clear()
+        self.assistant.calls.clear()
+
+    def close(self) -> None:
+        self.subscription.close()
