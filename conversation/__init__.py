@@ -1,9 +1,9 @@
 """Public API: start a mediated conversation with an assistant.
 
-    import conversation
-    user_proxy = conversation.start_conversation(assistant_id)
-    user_proxy.send_user_message("What is the price of AAPL?")
-    print(await user_proxy.get_assistant_message())
+import conversation
+user_proxy = conversation.start_conversation(assistant_id)
+user_proxy.send_user_message("What is the price of AAPL?")
+print(await user_proxy.get_assistant_message())
 """
 
 from __future__ import annotations

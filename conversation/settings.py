@@ -66,9 +66,7 @@ class Settings(BaseModel):
         )
 
 
-_FIELDS_BY_ENV = {
-    (field.alias or name): name for name, field in Settings.model_fields.items()
-}
+_FIELDS_BY_ENV = {(field.alias or name): name for name, field in Settings.model_fields.items()}
 
 
 def load_settings(

@@ -161,7 +161,8 @@ class AssistantProxy:
                 return
             if snapshot.status is RunStatus.CANCELLED:
                 raise ExchangeCancelledError(
-                    "the run was cancelled on the remote side", run_id=snapshot.run_id,
+                    "the run was cancelled on the remote side",
+                    run_id=snapshot.run_id,
                     status=snapshot.status.value,
                 )
             if snapshot.status.is_terminal:

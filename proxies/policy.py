@@ -27,7 +27,9 @@ class ExchangePolicy:
     def __post_init__(self) -> None:
         for name in ("deadline_s", "poll_initial_s", "poll_max_s", "tool_timeout_s"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"ExchangePolicy.{name} must be positive, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"ExchangePolicy.{name} must be positive, got {getattr(self, name)!r}"
+                )
         if self.cancel_timeout_s < 0:
             raise ValueError("ExchangePolicy.cancel_timeout_s must not be negative")
         if self.poll_factor < 1:

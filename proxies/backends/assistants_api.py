@@ -116,7 +116,9 @@ class AssistantsBackend(Backend):
         cls, *, api_key: str, base_url: str | None, max_retries: int = 2, timeout_s: float = 60.0
     ) -> AssistantsBackend:
         return cls(
-            AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s)
+            AsyncOpenAI(
+                api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s
+            )
         )
 
     async def create_assistant(self, definition: AssistantDefinition) -> str:
@@ -142,12 +144,8 @@ class AssistantsBackend(Backend):
         return thread.id
 
     async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
-        await _call(
-            lambda: self._threads.messages.create(thread_id, role="user", content=text)
-        )
-        run = await _call(
-            lambda: self._threads.runs.create(thread_id, assistant_id=assistant_id)
-        )
+        await _call(lambda: self._threads.messages.create(thread_id, role="user", content=text))
+        run = await _call(lambda: self._threads.runs.create(thread_id, assistant_id=assistant_id))
         return snapshot_from_run(run)
 
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
@@ -164,7 +162,9 @@ class AssistantsBackend(Backend):
         outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
         run = await _call(
             lambda: self._threads.runs.submit_tool_outputs(
-                run_id, thread_id=thread_id, tool_outputs=outputs  # type: ignore[arg-type]
+                run_id,
+                thread_id=thread_id,
+                tool_outputs=outputs,  # type: ignore[arg-type]
             )
         )
         return snapshot_from_run(run)
@@ -181,9 +181,7 @@ class AssistantsBackend(Backend):
             ):
                 if message.role != "assistant":
                     continue
-                texts.extend(
-                    block.text.value for block in message.content if block.type == "text"
-                )
+                texts.extend(block.text.value for block in message.content if block.type == "text")
         return "\n\n".join(texts)
 
     async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
@@ -204,4 +202,3 @@ class AssistantsBackend(Backend):
 
     async def aclose(self) -> None:
         await self._client.close()
-

@@ -38,9 +38,7 @@ class RunStatus(StrEnum):
         return not self.is_active and self is not RunStatus.REQUIRES_ACTION
 
 
-_ACTIVE = frozenset(
-    {RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING}
-)
+_ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING})
 
 
 @dataclass(frozen=True, slots=True)

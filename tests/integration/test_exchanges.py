@@ -1,0 +1,266 @@
+"""Whole exchanges through both mediators, the real SDK and the emulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+
+import pytest
+
+from emulator import CallTools, Expire, Fail, Incomplete, Reply, Stall, ToolSpec
+from mediator.errors import ExchangeCancelledError, ExchangeFailedError, ExchangeTimeoutError
+from mediator.events import ExchangeFailed, MessageRetrieved, ToolExecuted, ToolOutputsSubmitted
+from proxies.policy import ExchangePolicy
+from proxies.user_proxy import ConversationBusyError
+from tests.integration.conftest import FAST_POLICY, ChatFactory, scripted
+from tools import ToolRegistry, demo_registry, function_tool
+
+SIMULATED = {"QUOTE_SOURCE": "simulated"}
+
+
+@pytest.fixture(autouse=True)
+def _simulated_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUOTE_SOURCE", "simulated")
+
+
+async def test_plain_reply_completes(make_chat: ChatFactory) -> None:
+    user, rec = await make_chat(scripted(Reply("Hello there.")))
+    assert await user.ask("hi") == "Hello there."
+    assert rec.states[0] == "ready"
+    assert rec.states[-1] == "completed"
+    assert "requires_action" not in rec.states
+    assert [e.text for e in rec.of(MessageRetrieved)] == ["Hello there."]  # type: ignore[attr-defined]
+
+
+async def test_one_tool_call_output_reaches_the_assistant(make_chat: ChatFactory) -> None:
+    user, rec = await make_chat(
+        scripted(CallTools([ToolSpec("get_stock_price", {"symbol": "AAPL"})]), Reply("done"))
+    )
+    assert await user.ask("price of AAPL?") == "done"
+    executed = rec.of(ToolExecuted)
+    assert len(executed) == 1
+    output = json.loads(executed[0].result.output)  # type: ignore[attr-defined]
+    assert output["symbol"] == "AAPL"
+    assert output["source"] == "simulated"
+    states = rec.states
+    assert states.index("requires_action") < states.index("tools_executed")
+    assert states.index("tools_executed") < states.index("tool_outputs_submitted")
+    assert states[-1] == "completed"
+    # The step list the API reports carries the submitted output.
+    assert any("get_stock_price" in s.detail and "AAPL" in s.detail for s in user.last_steps)
+
+
+async def test_parallel_tool_calls_are_submitted_together(make_chat: ChatFactory) -> None:
+    user, rec = await make_chat(
+        scripted(
+            CallTools(
+                [
+                    ToolSpec("get_stock_price", {"symbol": "MSFT"}),
+                    ToolSpec("get_stock_price", {"symbol": "TSLA"}),
+                ]
+            ),
+            Reply("two prices"),
+        )
+    )
+    assert await user.ask("MSFT and TSLA?") == "two prices"
+    submitted = rec.of(ToolOutputsSubmitted)
+    assert len(submitted) == 1
+    assert len(submitted[0].results) == 2  # type: ignore[attr-defined]
+
+
+async def test_two_rounds_of_tool_calls(make_chat: ChatFactory) -> None:
+    user, rec = await make_chat(
+        scripted(
+            CallTools([ToolSpec("get_stock_price", {"symbol": "MSFT"})]),
+            CallTools([ToolSpec("buy_or_sell", {"symbol": "MSFT", "price": 402.1})]),
+            Reply("hold"),
+        )
+    )
+    assert await user.ask("buy MSFT?") == "hold"
+    assert [e.call.name for e in rec.of(ToolExecuted)] == ["get_stock_price", "buy_or_sell"]  # type: ignore[attr-defined]
+    assert rec.states.count("requires_action") == 2
+
+
+@function_tool
+def slow_tool() -> str:
+    """Sleeps longer than the exchange's tool timeout."""
+    import time
+
+    time.sleep(1.0)
+    return "too late"
+
+
+@function_tool
+def broken_tool(value: int) -> str:
+    """Always raises."""
+    raise RuntimeError(f"broken with {value}")
+
+
+TOOL_FAULTS = [
+    pytest.param(ToolSpec("get_stock_price", "{not json"), "invalid_json", id="invalid-json"),
+    pytest.param(ToolSpec("get_stock_price", {"ticker": "AAPL"}), "invalid_arguments", id="schema"),
+    pytest.param(ToolSpec("no_such_tool", {}), "unknown_tool", id="unknown-tool"),
+    pytest.param(ToolSpec("broken_tool", {"value": 3}), "exception", id="exception"),
+    pytest.param(ToolSpec("slow_tool", {}), "timeout", id="timeout"),
+]
+
+
+@pytest.mark.parametrize(("spec", "error_type"), TOOL_FAULTS)
+async def test_tool_fault_becomes_error_output_and_run_completes(
+    make_chat: ChatFactory, spec: ToolSpec, error_type: str
+) -> None:
+    registry = ToolRegistry([slow_tool, broken_tool])
+    for tool in demo_registry().tools:
+        registry.register(tool)
+    policy = dataclasses.replace(FAST_POLICY, tool_timeout_s=0.3)
+    user, rec = await make_chat(
+        scripted(CallTools([spec]), Reply("handled")), registry=registry, policy=policy
+    )
+    assert await user.ask("go") == "handled"
+    (executed,) = rec.of(ToolExecuted)
+    result = executed.result  # type: ignore[attr-defined]
+    assert result.is_error
+    assert result.error_type == error_type
+    assert json.loads(result.output)["error"]["type"] == error_type
+    # The assistant saw the error output: the API's step list carries it.
+    assert any(error_type in s.detail for s in user.last_steps)
+    assert rec.states[-1] == "completed"
+
+
+RUN_OUTCOMES = [
+    pytest.param(Fail(code="server_error", message="model exploded"), "failed", id="failed"),
+    pytest.param(Incomplete(reason="max_completion_tokens"), "incomplete", id="incomplete"),
+    pytest.param(Expire(), "expired", id="expired"),
+]
+
+
+@pytest.mark.parametrize(("turn", "status"), RUN_OUTCOMES)
+async def test_run_outcome_ends_exchange_with_clear_error_and_next_message_works(
+    make_chat: ChatFactory, turn: object, status: str
+) -> None:
+    user, rec = await make_chat(scripted(turn, Reply("recovered")))
+    with pytest.raises(ExchangeFailedError) as info:
+        await user.ask("first")
+    assert info.value.status == status
+    assert status in str(info.value)
+    assert rec.states[-1] == "failed"
+    assert len(rec.of(ExchangeFailed)) == 1
+    assert await user.ask("second") == "recovered"
+    assert rec.states[-1] == "completed"
+
+
+async def test_deadline_cancels_the_run_and_next_message_works(make_chat: ChatFactory) -> None:
+    policy = ExchangePolicy(
+        deadline_s=0.3, poll_initial_s=0.01, poll_max_s=0.05, cancel_timeout_s=2.0
+    )
+    user, rec = await make_chat(scripted(Stall(), Reply("after the stall")), policy=policy)
+    with pytest.raises(ExchangeTimeoutError) as info:
+        await user.ask("this will stall")
+    stalled_run = info.value.run_id
+    assert stalled_run is not None
+    assert rec.states[-1] == "failed"
+    # The run was cancelled at the API, so the thread takes the next message.
+    run = await user._assistant.backend.get_run(user.conversation_id, stalled_run)  # type: ignore[union-attr, arg-type]
+    assert run.status.value in ("cancelling", "cancelled")
+    assert await user.ask("again") == "after the stall"
+
+
+async def test_user_cancel_ends_exchange_cancelled(make_chat: ChatFactory) -> None:
+    user, rec = await make_chat(scripted(Stall(), Reply("fine")))
+    user.send_user_message("stall please")
+    await rec.wait_for_state("started")
+    await user.cancel()
+    with pytest.raises(ExchangeCancelledError):
+        await user.get_assistant_message()
+    assert rec.states[-1] == "cancelled"
+    assert await user.ask("next") == "fine"
+
+
+async def test_sending_while_busy_is_rejected_clearly(make_chat: ChatFactory) -> None:
+    user, _ = await make_chat(scripted(Reply("slow", delay=0.2)))
+    user.send_user_message("one")
+    with pytest.raises(ConversationBusyError):
+        user.send_user_message("two")
+    assert await user.get_assistant_message() == "slow"
+
+
+async def test_get_without_send_is_an_error(make_chat: ChatFactory) -> None:
+    user, _ = await make_chat(scripted(Reply("x")))
+    with pytest.raises(RuntimeError, match="send_user_message"):
+        await user.get_assistant_message()
+
+
+@pytest.mark.parametrize("text", ["", "   ", None])
+async def test_empty_message_is_rejected(make_chat: ChatFactory, text: object) -> None:
+    user, _ = await make_chat(scripted(Reply("x")))
+    with pytest.raises(ValueError, match="non-empty"):
+        user.send_user_message(text)  # type: ignore[arg-type]
+
+
+async def test_transient_server_errors_while_polling_are_retried(
+    make_chat: ChatFactory, emulator: object
+) -> None:
+    from emulator import Fault
+
+    user, rec = await make_chat(scripted(Reply("patient", delay=0.1)), max_retries=0)
+    emulator.faults.add(
+        Fault(method="GET", path=r"/threads/[^/]+/runs/[^/]+$", status=503, times=3)
+    )  # type: ignore[attr-defined]
+    try:
+        assert await user.ask("hello") == "patient"
+    finally:
+        emulator.faults.clear()  # type: ignore[attr-defined]
+    assert rec.states[-1] == "completed"
+
+
+async def test_unrecoverable_api_error_fails_exchange_clearly(
+    make_chat: ChatFactory, emulator: object
+) -> None:
+    from emulator import Fault
+
+    user, rec = await make_chat(scripted(Reply("later")), max_retries=0)
+    emulator.faults.add(Fault(method="POST", path=r"/threads/[^/]+/runs$", status=401, times=1))  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(ExchangeFailedError, match="API call failed"):
+            await user.ask("hello")
+    finally:
+        emulator.faults.clear()  # type: ignore[attr-defined]
+    assert rec.states[-1] == "failed"
+    assert await user.ask("again") == "later"
+
+
+async def test_reply_is_this_runs_text_not_the_newest_thread_message(
+    make_chat: ChatFactory,
+) -> None:
+    user, _ = await make_chat(scripted(Reply("first answer"), Reply("second answer")))
+    assert await user.ask("one") == "first answer"
+    assert await user.ask("two") == "second answer"
+
+
+async def test_fifty_conversations_run_concurrently(make_chat: ChatFactory) -> None:
+    from emulator import DemoStockModel
+
+    delay_model = _DelayedDemo(DemoStockModel(), delay=0.5)
+    chats = [await make_chat(delay_model, policy=FAST_POLICY) for _ in range(50)]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    replies = await asyncio.gather(*(u.ask("What is the price of AAPL?") for u, _ in chats))
+    elapsed = loop.time() - start
+    assert all("AAPL" in r for r in replies)
+    # One exchange takes two model turns of 0.5 s; fifty in sequence would take 50 s.
+    assert elapsed < 5.0, f"50 concurrent conversations took {elapsed:.2f} s"
+
+
+class _DelayedDemo:
+    """The demo model, with each turn spending `delay` seconds in progress."""
+
+    def __init__(self, inner: object, delay: float) -> None:
+        self._inner = inner
+        self._delay = delay
+
+    def decide(self, context: object) -> object:
+        import dataclasses
+
+        turn = self._inner.decide(context)  # type: ignore[attr-defined]
+        return dataclasses.replace(turn, delay=self._delay)
