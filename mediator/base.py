@@ -24,6 +24,8 @@ event order would interleave).
 
 from __future__ import annotations
 
+import uuid
+
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -94,6 +96,9 @@ class Mediator(ABC):
     """The `MEDIATOR_TYPE` value that selects this class."""
 
     def __init__(self, *, conversation_id: str | None = None) -> None:
+        # A local id, known before the remote conversation exists, so that every event of
+        # this conversation (the first message included) can be told apart from others.
+        self._session_id = uuid.uuid4().hex
         self._conversation_id = conversation_id
         self._run_id: str | None = None
         self._user: UserSide | None = None
@@ -117,6 +122,11 @@ class Mediator(ABC):
     def run_id(self) -> str | None:
         """The current run (exchange) id; None until `started`, reset by `set_user_message`."""
         return self._run_id
+
+    @property
+    def session_id(self) -> str:
+        """This mediator's local id: on every event it publishes, from the first one on."""
+        return self._session_id
 
     @property
     def conversation_id(self) -> str | None:
@@ -176,6 +186,7 @@ class Mediator(ABC):
             self._publish(
                 StateChanged(
                     conversation_id=self._conversation_id,
+                    session_id=self._session_id,
                     run_id=self._run_id,
                     state=state,
                     previous=previous,
@@ -199,6 +210,7 @@ class Mediator(ABC):
         self._publish(
             MessageSent(
                 conversation_id=self._conversation_id,
+                session_id=self._session_id,
                 run_id=self._run_id,
                 state=self.state,
                 text=text,
@@ -210,7 +222,12 @@ class Mediator(ABC):
         """The run exists remotely: -> started, `RunStarted`; `run_id` is set from here on."""
         self._fire(Trigger.STARTED, run_id=run_id)
         self._publish(
-            RunStarted(conversation_id=self._conversation_id, run_id=self._run_id, state=self.state)
+            RunStarted(
+                conversation_id=self._conversation_id,
+                session_id=self._session_id,
+                run_id=self._run_id,
+                state=self.state,
+            )
         )
 
     def heartbeat(self, status: str) -> None:
@@ -219,6 +236,7 @@ class Mediator(ABC):
         self._publish(
             RunStatusChecked(
                 conversation_id=self._conversation_id,
+                session_id=self._session_id,
                 run_id=self._run_id,
                 state=self.state,
                 status=status,
@@ -236,6 +254,7 @@ class Mediator(ABC):
         self._publish(
             ActionRequired(
                 conversation_id=self._conversation_id,
+                session_id=self._session_id,
                 run_id=self._run_id,
                 state=self.state,
                 tool_calls=calls,
@@ -259,6 +278,7 @@ class Mediator(ABC):
             self._publish(
                 ToolExecuted(
                     conversation_id=self._conversation_id,
+                    session_id=self._session_id,
                     run_id=self._run_id,
                     state=self.state,
                     call=call,
@@ -273,6 +293,7 @@ class Mediator(ABC):
         self._publish(
             ToolOutputsSubmitted(
                 conversation_id=self._conversation_id,
+                session_id=self._session_id,
                 run_id=self._run_id,
                 state=self.state,
                 results=tuple(results),
@@ -286,6 +307,7 @@ class Mediator(ABC):
         self._publish(
             MessageRetrieved(
                 conversation_id=self._conversation_id,
+                session_id=self._session_id,
                 run_id=self._run_id,
                 state=self.state,
                 text=text,
@@ -299,6 +321,7 @@ class Mediator(ABC):
         self._publish(
             MessageDelta(
                 conversation_id=self._conversation_id,
+                session_id=self._session_id,
                 run_id=self._run_id,
                 state=self.state,
                 delta=delta,
@@ -312,6 +335,7 @@ class Mediator(ABC):
         self._publish(
             ExchangeFailed(
                 conversation_id=self._conversation_id,
+                session_id=self._session_id,
                 run_id=self._run_id,
                 state=self.state,
                 error=error.message,
@@ -327,6 +351,7 @@ class Mediator(ABC):
         self._publish(
             ExchangeCancelled(
                 conversation_id=self._conversation_id,
+                session_id=self._session_id,
                 run_id=self._run_id,
                 state=self.state,
                 reason=error.message,

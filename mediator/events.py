@@ -61,6 +61,9 @@ class MediatorEvent:
         run_id: the run (exchange) id, None before a run starts.
         state: the mediator's state after the change this event reports.
         at: when it happened, timezone-aware, normalised to UTC.
+        session_id: the local id of the mediator that published it; unlike the conversation
+            id it exists from the very first event, so listeners can follow one conversation
+            object before its remote thread is created.
     """
 
     topic: ClassVar[str]
@@ -70,6 +73,7 @@ class MediatorEvent:
     run_id: str | None
     state: State
     at: datetime = field(default_factory=_utcnow)
+    session_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:

@@ -134,15 +134,13 @@ class UserProxy:
     ) -> Subscription:
         """Subscribe `listener` to this conversation's events only; close the result to stop.
 
-        Events are matched on the conversation id, which exists once the remote thread does:
-        the very first `MessageSent` of a brand-new conversation precedes it and is not
-        delivered (the caller knows what it sent).
+        Matching is on the mediator's session id, which every event carries from the first
+        one on, before the remote thread (and so the conversation id) exists.
         """
-        mediator = self._mediator
+        session_id = self._mediator.session_id
 
         def only_mine(event: MediatorEvent) -> None:
-            mine = mediator.conversation_id
-            if mine is not None and event.conversation_id == mine:
+            if event.session_id == session_id:
                 listener(event)
 
         return subscribe(only_mine, topics=tuple(topics))

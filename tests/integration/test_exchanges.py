@@ -236,31 +236,3 @@ async def test_reply_is_this_runs_text_not_the_newest_thread_message(
     user, _ = await make_chat(scripted(Reply("first answer"), Reply("second answer")))
     assert await user.ask("one") == "first answer"
     assert await user.ask("two") == "second answer"
-
-
-async def test_fifty_conversations_run_concurrently(make_chat: ChatFactory) -> None:
-    from emulator import DemoStockModel
-
-    delay_model = _DelayedDemo(DemoStockModel(), delay=0.5)
-    chats = [await make_chat(delay_model, policy=FAST_POLICY) for _ in range(50)]
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    replies = await asyncio.gather(*(u.ask("What is the price of AAPL?") for u, _ in chats))
-    elapsed = loop.time() - start
-    assert all("AAPL" in r for r in replies)
-    # One exchange takes two model turns of 0.5 s; fifty in sequence would take 50 s.
-    assert elapsed < 5.0, f"50 concurrent conversations took {elapsed:.2f} s"
-
-
-class _DelayedDemo:
-    """The demo model, with each turn spending `delay` seconds in progress."""
-
-    def __init__(self, inner: object, delay: float) -> None:
-        self._inner = inner
-        self._delay = delay
-
-    def decide(self, context: object) -> object:
-        import dataclasses
-
-        turn = self._inner.decide(context)  # type: ignore[attr-defined]
-        return dataclasses.replace(turn, delay=self._delay)

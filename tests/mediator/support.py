@@ -109,7 +109,7 @@ def path_to(target: State) -> list[Trigger]:
 
 def normalised(event: MediatorEvent) -> MediatorEvent:
     """`event` with the fields that legitimately differ between two runs fixed."""
-    return dataclasses.replace(event, at=EPOCH, conversation_id="conv")
+    return dataclasses.replace(event, at=EPOCH, conversation_id="conv", session_id="session")
 
 
 class Harness:

@@ -56,7 +56,7 @@ def test_seed_topics_are_kept_and_every_topic_is_unique() -> None:
 
 
 def test_events_carry_only_the_listed_fields() -> None:
-    base = ["conversation_id", "run_id", "state", "at"]
+    base = ["conversation_id", "run_id", "state", "at", "session_id"]
     extra = {
         StateChanged: ["previous", "trigger"],
         MessageSent: ["text"],
@@ -170,4 +170,35 @@ def test_base_event_declares_the_common_envelope() -> None:
         "run_id",
         "state",
         "at",
+        "session_id",
     ]
+
+
+def test_every_event_of_a_mediator_carries_its_session_id() -> None:
+    from mediator import MediatorBasic, subscribe
+
+    seen: list[object] = []
+    mediator = MediatorBasic()
+    with subscribe(seen.append):
+
+        class _Assistant:
+            def start_exchange(self, text: str) -> None:
+                pass
+
+        class _User:
+            async def execute_tools(self, calls: object) -> tuple[()]:
+                return ()
+
+            def deliver_reply(self, text: str) -> None:
+                pass
+
+            def deliver_error(self, error: object) -> None:
+                pass
+
+        mediator.attach(_User(), _Assistant())
+        mediator.set_user_message("before any thread exists")
+        mediator.bind_conversation("thread_1")
+        mediator.started("run_1")
+    assert len(seen) >= 4
+    assert {e.session_id for e in seen} == {mediator.session_id}  # type: ignore[attr-defined]
+    assert MediatorBasic().session_id != mediator.session_id
