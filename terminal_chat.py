@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import asyncio
+import queue
 import sys
+import threading
 
 import conversation
 from mediator.events import MediatorEvent, ToolExecuted
@@ -24,28 +26,61 @@ def _show_tool_call(event: MediatorEvent) -> None:
         )
 
 
-async def _read_line(prompt: str, interactive: bool) -> str | None:
-    """One line of input without blocking the event loop; None at end of input."""
-    try:
-        if interactive:
-            return await asyncio.to_thread(input, prompt)
-        line = await asyncio.to_thread(sys.stdin.readline)
-    except EOFError:
-        return None
-    if not line:
-        return None
-    line = line.rstrip("\n")
-    print(f"{prompt}{line}", flush=True)  # echo piped input so the transcript reads well
-    return line
+class LineReader:
+    """Reads input lines on a daemon thread, so the event loop never waits on the terminal.
+
+    A daemon thread (rather than `asyncio.to_thread`) because a read blocked on an open pipe
+    or terminal must not keep the interpreter alive after Ctrl-C: the loop's executor threads
+    are joined at shutdown, daemon threads are not.
+    """
+
+    def __init__(self, interactive: bool) -> None:
+        self._interactive = interactive
+        self._requests: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: asyncio.Future[str | None] | None = None
+
+    def _run(self) -> None:
+        while True:
+            prompt = self._requests.get()
+            try:
+                line: str | None = input(prompt) if self._interactive else sys.stdin.readline()
+            except EOFError:
+                line = None
+            if line == "" and not self._interactive:
+                line = None
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._deliver, line)
+
+    def _deliver(self, line: str | None) -> None:
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_result(line)
+
+    async def read(self, prompt: str) -> str | None:
+        """The next line without its newline, or None at end of input."""
+        self._loop = asyncio.get_running_loop()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="stdin", daemon=True)
+            self._thread.start()
+        self._pending = self._loop.create_future()
+        self._requests.put(prompt)
+        line = await self._pending
+        if line is None:
+            return None
+        line = line.rstrip("\n")
+        if not self._interactive:
+            print(f"{prompt}{line}", flush=True)  # echo piped input so the transcript reads well
+        return line
 
 
 async def chat(assistant_id: str | None = None) -> int:
     user_proxy = conversation.start_conversation(assistant_id)
-    interactive = sys.stdin.isatty()
+    reader = LineReader(interactive=sys.stdin.isatty())
     subscription = user_proxy.on_event(_show_tool_call, topics=[ToolExecuted.topic])
     try:
         while True:
-            user_input = await _read_line("\nUser: ", interactive)
+            user_input = await reader.read("\nUser: ")
             if user_input is None or user_input.strip().lower() == "exit":
                 break
             if not user_input.strip():

@@ -24,9 +24,8 @@ event order would interleave).
 
 from __future__ import annotations
 
-import uuid
-
 import logging
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from enum import Enum
