@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-import httpx
+import httpx2 as httpx  # the HTTP library the openai SDK is built on
 import openai
 import pytest
 
