@@ -130,6 +130,8 @@ class AssistantProxy:
                     code=exc.code,
                 )
             )
+        except ExchangeCancelledError as exc:  # cancelled on the remote side
+            self._mediator.cancelled(exc)
         except ExchangeError as exc:
             await self._end_failed(exc)
         except Exception as exc:

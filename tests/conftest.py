@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+# yfinance speaks HTTP through libcurl, below `socket`: guard that path too (autouse fixture).
+from tests.network_guard_curl import refused_curl_hosts  # noqa: F401
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
