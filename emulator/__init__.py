@@ -1,9 +1,10 @@
-"""An offline HTTP server speaking the OpenAI Assistants v2 wire protocol.
+"""An offline HTTP server speaking the OpenAI Assistants v2 and Responses/Conversations wire
+protocols.
 
-The real `openai` SDK works against it unchanged (``base_url=server.base_url``). Runs are
-decided by a model: the default `DemoStockModel`, a `ScriptedModel` of `Turn`s for tests, or
-any object with ``decide(context) -> Turn``. Faults (errors, latency, dropped connections) are
-injected per test through `EmulatorServer.faults`.
+The real `openai` SDK works against it unchanged (``base_url=server.base_url``). Runs and
+responses are decided by the same model: the default `DemoStockModel`, a `ScriptedModel` of
+`Turn`s for tests, or any object with ``decide(context) -> Turn``. Faults (errors, latency,
+dropped connections) are injected per test through `EmulatorServer.faults`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from .state import EmulatorState
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
-        description="Offline OpenAI Assistants v2 emulator (demo stock model).",
+        description="Offline OpenAI Assistants v2 and Responses emulator (demo stock model).",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"

@@ -2,8 +2,8 @@
 
 Layers, outermost first: `RequestIdMiddleware` (an ``x-request-id`` on every answer, faults
 included), `FaultMiddleware`, global latency, then the Starlette app whose exception handlers
-render every error as ``{"error": {...}}``. Each API family is one router module; a Responses
-module would add its routes to `_api_routes` without touching the others.
+render every error as ``{"error": {...}}``. Each API family is one router module: assistants,
+threads and runs (Assistants v2, which need the beta header), responses and conversations.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import ApiError, error_envelope
 from .faults import FaultMiddleware
 from .routes_assistants import assistant_routes
+from .routes_conversations import conversation_routes
+from .routes_responses import response_routes
 from .routes_runs import run_routes
 from .routes_threads import thread_routes
 from .state import EmulatorState
@@ -34,7 +36,13 @@ API_PREFIX = "/v1"
 
 
 def _api_routes() -> list[BaseRoute]:
-    return [*assistant_routes(), *thread_routes(), *run_routes()]
+    return [
+        *assistant_routes(),
+        *thread_routes(),
+        *run_routes(),
+        *response_routes(),
+        *conversation_routes(),
+    ]
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -160,7 +160,7 @@ class EmulatorServer:
             return
         if state is not None and loop is not None and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(state.hub.close_all)
+                loop.call_soon_threadsafe(state.close_streams)
             except RuntimeError:  # the loop closed in between
                 pass
         server.should_exit = True

@@ -1,8 +1,9 @@
-"""One running emulator: its options, store, run engine, faults and model, and their lifespan.
+"""One running emulator: its options, store, run and response engines, faults and model, and
+their lifespan.
 
 `EmulatorState` is built when a server starts. It loads the state file (if any), seeds the demo
-assistant, and, once the event loop runs (`lifespan`), resumes active runs and saves the state
-now and then and at shutdown. Handlers reach it with `emulator_state(request)`.
+assistant, and, once the event loop runs (`lifespan`), resumes active runs and responses and
+saves the state now and then and at shutdown. Handlers reach it with `emulator_state(request)`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .events import EventHub
 from .faults import FaultSet
 from .lifecycle import RunEngine
 from .objects import assistant_object
+from .responses_lifecycle import ResponseEngine
 from .seed import DEMO_ASSISTANT_ID, demo_assistant_fields
 from .state_file import load_state, save_state
 from .store import Store
@@ -47,6 +49,7 @@ class EmulatorState:
             )
         self.hub = EventHub()
         self.engine = RunEngine(self.store, self.hub, config.timing, model)
+        self.responses = ResponseEngine(self.store.responses_api, config.timing, model)
         self._saved_text: str | None = None
 
     def _load_store(self) -> Store:
@@ -59,6 +62,11 @@ class EmulatorState:
     def run_headers(self) -> dict[str, str]:
         """Headers sent with every run answer."""
         return {"openai-poll-after-ms": str(self.config.poll_after_ms)}
+
+    def close_streams(self) -> None:
+        """End every open stream (runs and responses) and release waiting requests."""
+        self.hub.close_all()
+        self.responses.close_streams()
 
     def save(self) -> None:
         """Write the state file if the state changed since the last write."""
@@ -80,6 +88,7 @@ class EmulatorState:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         self.engine.resume()
+        self.responses.resume()
         saver = asyncio.create_task(self._autosave()) if self.config.state_file else None
         try:
             yield
@@ -89,6 +98,7 @@ class EmulatorState:
                 with contextlib.suppress(asyncio.CancelledError):
                     await saver
             await self.engine.shutdown()
+            await self.responses.shutdown()
             self.save()
 
 

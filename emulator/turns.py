@@ -10,6 +10,13 @@ with one of these frozen values:
 - `Stall()`: the run stays ``in_progress`` until it is cancelled or expires.
 
 `delay` is the time, in seconds, the run spends ``in_progress`` before the outcome.
+
+The same turns decide a response of the Responses API (one turn per response): `Reply` and
+`CallTools` complete it with a message or with ``function_call`` items; `Fail` fails it with
+``error = {code, message}``; `Incomplete` ends it ``incomplete`` with reason
+``max_output_tokens``; `Expire` fails it with code ``server_error`` (Responses have no
+``expired`` status); `Stall` keeps it ``in_progress`` until it is cancelled or the server's
+`run_ttl` passes, which fails it.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 __all__ = [
     "CallTools",
@@ -163,6 +170,11 @@ class TurnContext:
 
     `messages` is the whole thread in order, oldest first. `tool_turns` holds the current run's
     earlier tool turns in order, each a tuple of the parallel calls of that turn.
+
+    On the Responses protocol (`protocol` ``"responses"``) the "thread" is the conversation or
+    the ``previous_response_id`` chain: `thread_id` is the conversation id ("" without one),
+    `run_id` the response id, `assistant_id` "", and `tool_turns` the function calls made since
+    the newest user message (see `emulator.responses_context`).
     """
 
     thread_id: str
@@ -172,6 +184,7 @@ class TurnContext:
     tool_names: tuple[str, ...]
     messages: tuple[ThreadMessage, ...]
     tool_turns: tuple[tuple[ToolExchange, ...], ...] = ()
+    protocol: Literal["assistants", "responses"] = "assistants"
 
     @property
     def tool_calls(self) -> tuple[ToolExchange, ...]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from openai import OpenAI
+from openai import AsyncOpenAI, OpenAI
 
 from emulator import DemoStockModel, EmulatorServer
 
@@ -69,3 +69,21 @@ def error_message(error: Exception) -> str:
     message = body["message"]
     assert isinstance(message, str)
     return message
+
+
+@pytest.fixture
+async def async_client(server: EmulatorServer) -> AsyncIterator[AsyncOpenAI]:
+    server.model = DemoStockModel()
+    server.faults.clear()
+    async with make_async_client(server) as sdk:
+        yield sdk
+    server.faults.clear()
+
+
+def make_async_client(server: EmulatorServer, **options: object) -> AsyncOpenAI:
+    return AsyncOpenAI(
+        base_url=server.base_url,
+        api_key="test-key",
+        _strict_response_validation=True,
+        **options,  # type: ignore[arg-type]
+    )

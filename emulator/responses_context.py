@@ -1,0 +1,169 @@
+"""What a response's model sees, and the checks on a new response's input.
+
+A response continues a history: the items of its conversation, or of its
+``previous_response_id`` chain (each response's input, then its output), or nothing. Its own
+input items follow. From that list the same `TurnContext` the Assistants runs build is made, so
+one model serves both protocols:
+
+- `messages`: the message items, oldest first (role and text parts; assistant messages carry
+  the id of the response that wrote them as `run_id`);
+- `tool_turns`: this exchange's function calls, i.e. those after the newest user message, one
+  turn per group of consecutive ``function_call`` items, each with its output once given;
+- `tool_names`: the function tools of this request (none for ``tool_choice: "none"``, one
+  for a named function);
+- `thread_id` is the conversation id ("" without one), `run_id` the response id,
+  `assistant_id` is "" (Responses have no assistant) and `protocol` is ``"responses"``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import bad_request
+from .objects import JsonObj, new_id
+from .responses_objects import (
+    function_call_item,
+    function_call_output_item,
+    item_text,
+    message_item,
+)
+from .responses_schemas import (
+    FunctionCallInput,
+    FunctionCallOutputInput,
+    InputItem,
+    ItemReferenceInput,
+    MessageInput,
+)
+from .responses_store import ResponsesStore
+from .turns import ThreadMessage, ToolExchange, TurnContext
+
+__all__ = ["check_tool_outputs", "history_of", "input_items", "turn_context"]
+
+
+def input_items(given: str | Sequence[InputItem] | None, store: ResponsesStore) -> list[JsonObj]:
+    """The request's input as stored items, each with a fresh id (a string is a user message)."""
+    if given is None:
+        return []
+    if isinstance(given, str):
+        return [message_item("user", given)]
+    return [_stored_item(item, store) for item in given]
+
+
+def _stored_item(item: InputItem, store: ResponsesStore) -> JsonObj:
+    if isinstance(item, MessageInput):
+        if isinstance(item.content, str):
+            return message_item(item.role, item.content)
+        parts = [part.model_dump(exclude_none=True) for part in item.content]
+        return message_item(item.role, parts)
+    if isinstance(item, FunctionCallInput):
+        return function_call_item(item.call_id, item.name, item.arguments)
+    if isinstance(item, FunctionCallOutputInput):
+        if isinstance(item.output, str):
+            return function_call_output_item(item.call_id, item.output)
+        parts = [part.model_dump(exclude_none=True) for part in item.output]
+        return function_call_output_item(item.call_id, parts)
+    assert isinstance(item, ItemReferenceInput)
+    found = store.find_item(item.id)
+    if found is None:
+        raise bad_request(f"Item with id '{item.id}' not found.", param="input")
+    referenced = copy.deepcopy(found)
+    referenced["id"] = new_id(item.id.split("_", 1)[0])
+    return referenced
+
+
+def history_of(
+    store: ResponsesStore, conversation_id: str | None, previous: JsonObj | None
+) -> list[JsonObj]:
+    """The items a new response continues from (before its own input)."""
+    if conversation_id is not None:
+        return store.conversation_items(conversation_id)
+    if previous is not None:
+        return store.chain(previous)
+    return []
+
+
+def check_tool_outputs(
+    history: Sequence[JsonObj], new_items: Sequence[JsonObj], previous: JsonObj | None
+) -> None:
+    """The 400s of wire reference B.5: an output must answer a known call, and a response
+    chained by ``previous_response_id`` must answer every call that response made."""
+    known = {item["call_id"] for item in history if item["type"] == "function_call"}
+    for item in new_items:
+        if item["type"] == "function_call":
+            known.add(item["call_id"])
+        elif item["type"] == "function_call_output" and item["call_id"] not in known:
+            raise bad_request(
+                f"No tool call found for function call output with call_id {item['call_id']}.",
+                param="input",
+            )
+    if previous is None:
+        return
+    answered = {item["call_id"] for item in new_items if item["type"] == "function_call_output"}
+    for item in previous["output"]:
+        if item["type"] == "function_call" and item["call_id"] not in answered:
+            raise bad_request(
+                f"No tool output found for function call {item['call_id']}.", param="input"
+            )
+
+
+def tool_names(response: Mapping[str, Any]) -> tuple[str, ...]:
+    names = tuple(tool["name"] for tool in response["tools"] if tool.get("type") == "function")
+    choice = response["tool_choice"]
+    if choice == "none":
+        return ()
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return tuple(name for name in names if name == choice.get("name"))
+    return names
+
+
+def turn_context(
+    response: Mapping[str, Any], items: Sequence[JsonObj], producers: Mapping[str, str]
+) -> TurnContext:
+    """The model's view of `response`, whose whole history (own input included) is `items`."""
+    messages = tuple(
+        ThreadMessage(role=item["role"], text=item_text(item), run_id=producers.get(item["id"]))
+        for item in items
+        if item["type"] == "message"
+    )
+    conversation = response["conversation"]
+    return TurnContext(
+        thread_id=conversation["id"] if conversation else "",
+        run_id=response["id"],
+        assistant_id="",
+        instructions=response["instructions"] or "",
+        tool_names=tool_names(response),
+        messages=messages,
+        tool_turns=_tool_turns(items),
+        protocol="responses",
+    )
+
+
+def _tool_turns(items: Sequence[JsonObj]) -> tuple[tuple[ToolExchange, ...], ...]:
+    start = 0
+    for index, item in enumerate(items):
+        if item["type"] == "message" and item["role"] == "user":
+            start = index + 1
+    exchange = items[start:]
+    outputs = {
+        item["call_id"]: item_text(item)
+        for item in exchange
+        if item["type"] == "function_call_output"
+    }
+    turns: list[list[ToolExchange]] = []
+    previous_type = None
+    for item in exchange:
+        if item["type"] == "function_call":
+            if previous_type != "function_call":
+                turns.append([])
+            turns[-1].append(
+                ToolExchange(
+                    call_id=item["call_id"],
+                    name=item["name"],
+                    arguments=item["arguments"],
+                    output=outputs.get(item["call_id"]),
+                )
+            )
+        previous_type = item["type"]
+    return tuple(tuple(turn) for turn in turns)

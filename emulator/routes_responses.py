@@ -1,0 +1,173 @@
+"""``/responses``: create (foreground, background or streamed), retrieve (or replay its stream),
+cancel, delete, and the input items of a response.
+
+Every check of wire reference B.5 (mutually exclusive state parameters, unknown
+``previous_response_id``, a locked conversation, unanswered or unknown tool calls) happens before
+anything changes, so an error comes back as a plain JSON answer even when a stream was asked for.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from .errors import bad_request
+from .objects import JsonObj, deleted_object
+from .paging import ListQuery, page
+from .parsing import json_response, parse_body, read_json
+from .responses_context import check_tool_outputs, history_of, input_items
+from .responses_events import stream_response
+from .responses_objects import response_object
+from .responses_schemas import ResponseCreate
+from .responses_store import ResponseBook
+from .state import EmulatorState, emulator_state
+
+__all__ = ["response_routes"]
+
+LOCKED_MESSAGE = (
+    "Another process is currently operating on this conversation. Please retry in a few seconds."
+)
+EXCLUSIVE_MESSAGE = (
+    "Mutually exclusive parameters: Ensure you are only providing one of: "
+    "'previous_response_id' or 'conversation'."
+)
+_ECHOED_FIELDS = frozenset(
+    {
+        "model",
+        "instructions",
+        "max_output_tokens",
+        "max_tool_calls",
+        "parallel_tool_calls",
+        "previous_response_id",
+        "prompt_cache_key",
+        "reasoning",
+        "safety_identifier",
+        "temperature",
+        "text",
+        "tool_choice",
+        "top_logprobs",
+        "top_p",
+        "truncation",
+        "user",
+        "metadata",
+    }
+)
+
+
+def _tools(body: ResponseCreate) -> list[JsonObj]:
+    tools = []
+    for tool in body.tools or []:
+        echoed = tool.model_dump()
+        if echoed["defer_loading"] is None:
+            del echoed["defer_loading"]
+        if echoed["strict"] is None:
+            echoed["strict"] = True  # the Responses API's default for function tools
+        tools.append(echoed)
+    return tools
+
+
+def _new_response(state: EmulatorState, body: ResponseCreate) -> tuple[JsonObj, ResponseBook]:
+    """A new response and its book, after every check that can refuse the request."""
+    api = state.store.responses_api
+    conversation_id = body.conversation_id
+    if conversation_id is not None and body.previous_response_id is not None:
+        raise bad_request(EXCLUSIVE_MESSAGE, code="mutually_exclusive_parameters")
+    background = bool(body.background)
+    store = body.store is not False
+    if background and not store:
+        raise bad_request("Background responses need store=true.", param="store")
+    previous = api.previous(body.previous_response_id) if body.previous_response_id else None
+    if conversation_id is not None:
+        api.conversation(conversation_id)
+        if api.active_on(conversation_id) is not None:
+            raise bad_request(LOCKED_MESSAGE, param="conversation", code="conversation_locked")
+    new_items = input_items(body.input, api)
+    check_tool_outputs(history_of(api, conversation_id, previous), new_items, previous)
+    fields = body.model_dump(include=set(_ECHOED_FIELDS), exclude_none=True)
+    response = response_object(
+        fields,
+        tools=_tools(body),
+        conversation_id=conversation_id,
+        background=background,
+        store=store,
+    )
+    deadline = time.time() + state.config.run_ttl
+    return response, ResponseBook(deadline=deadline, input=new_items, stream=bool(body.stream))
+
+
+async def create_response(request: Request) -> Response:
+    state = emulator_state(request)
+    body = parse_body(ResponseCreate, await read_json(request))
+    response, book = _new_response(state, body)
+    state.store.responses_api.add_response(response, book)
+    state.responses.start(response)
+    if book.stream:
+        return stream_response(state.responses.log(response))
+    if response["background"]:
+        return json_response(response)
+    await state.responses.wait(response)
+    return json_response(response)
+
+
+def _starting_after(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return -1
+    try:
+        return int(raw)
+    except ValueError:
+        raise bad_request(
+            f"Invalid 'starting_after': expected an integer, but got '{raw}' instead.",
+            param="starting_after",
+        ) from None
+
+
+async def retrieve_response(request: Request) -> Response:
+    state = emulator_state(request)
+    response = state.store.responses_api.response(request.path_params["response_id"])
+    if request.query_params.get("stream", "false").lower() not in ("true", "1"):
+        return json_response(response)
+    start = _starting_after(request.query_params.get("starting_after")) + 1
+    book = state.store.responses_api.books[response["id"]]
+    if not (response["background"] and book.stream):
+        raise bad_request(
+            "Only responses created with background=true and stream=true can be streamed again.",
+            param="stream",
+        )
+    return stream_response(state.responses.log(response), start)
+
+
+async def cancel_response(request: Request) -> Response:
+    state = emulator_state(request)
+    response = state.store.responses_api.response(request.path_params["response_id"])
+    await read_json(request)  # the SDK sends an empty body; anything else must still be JSON
+    state.responses.cancel(response)
+    return json_response(response)
+
+
+async def delete_response(request: Request) -> Response:
+    state = emulator_state(request)
+    response = state.store.responses_api.response(request.path_params["response_id"])
+    state.responses.forget(response)
+    return json_response(deleted_object(response["id"], "response"))
+
+
+async def list_input_items(request: Request) -> Response:
+    state = emulator_state(request)
+    api = state.store.responses_api
+    response = api.response(request.path_params["response_id"])
+    query = ListQuery.from_params(request.query_params)
+    return json_response(page(api.books[response["id"]].input, query))
+
+
+def response_routes() -> list[BaseRoute]:
+    one = "/responses/{response_id}"
+    return [
+        Route("/responses", create_response, methods=["POST"]),
+        Route(one, retrieve_response, methods=["GET"]),
+        Route(one, delete_response, methods=["DELETE"]),
+        Route(f"{one}/cancel", cancel_response, methods=["POST"]),
+        Route(f"{one}/input_items", list_input_items, methods=["GET"]),
+    ]
