@@ -16,28 +16,10 @@ import re
 import sys
 from pathlib import Path
 
+from conversation.demo import DEMO_ASSISTANT_ID, demo_definition
 from conversation.settings import SettingsError, load_settings
 from conversation.wiring import make_backend
-from emulator import DEMO_ASSISTANT_ID
-from proxies.backends.base import AssistantDefinition
 from proxies.errors import BackendError
-from tools import demo_registry
-
-DEMO_NAME = "Stock demo assistant"
-DEMO_INSTRUCTIONS = (
-    "You help with stock prices. Use get_stock_price to look up a price by ticker symbol, "
-    "and buy_or_sell with the symbol and the price you found to give the toy buy/sell/hold "
-    "recommendation. Always say when a quote is simulated, and report tool errors plainly."
-)
-
-
-def demo_definition(model: str) -> AssistantDefinition:
-    return AssistantDefinition(
-        name=DEMO_NAME,
-        model=model,
-        instructions=DEMO_INSTRUCTIONS,
-        tools=tuple(demo_registry().schemas("responses")),
-    )
 
 
 def write_env(path: Path, assistant_id: str) -> None:

@@ -2,6 +2,7 @@
 
     python terminal_chat.py                      # offline demo, no key needed
     printf 'What is the price of AAPL?\\nexit\\n' | python terminal_chat.py
+    DELIVERY=poll ASSISTANT_BACKEND=assistants python terminal_chat.py
 
 `exit`, end of input (Ctrl-D) and Ctrl-C end the chat cleanly.
 """
@@ -14,16 +15,25 @@ import sys
 import threading
 
 import conversation
-from mediator.events import MediatorEvent, ToolExecuted
+from mediator.events import MediatorEvent, MessageDelta, ToolExecuted
 
 
-def _show_tool_call(event: MediatorEvent) -> None:
-    if isinstance(event, ToolExecuted):
-        status = " (error)" if event.result.is_error else ""
-        print(
-            f"System: {event.call.name}({event.call.arguments}) -> {event.result.output}{status}",
-            flush=True,
-        )
+class Transcript:
+    """Prints tool calls as `System:` lines as they happen, and the reply as it streams."""
+
+    def __init__(self) -> None:
+        self.streamed = False
+
+    def __call__(self, event: MediatorEvent) -> None:
+        if isinstance(event, ToolExecuted):
+            status = " (error)" if event.result.is_error else ""
+            call, output = event.call, event.result.output
+            print(f"System: {call.name}({call.arguments}) -> {output}{status}", flush=True)
+        elif isinstance(event, MessageDelta):
+            if not self.streamed:
+                print("Assistant: ", flush=True)
+                self.streamed = True
+            print(event.delta, end="", flush=True)
 
 
 class LineReader:
@@ -77,7 +87,8 @@ class LineReader:
 async def chat(assistant_id: str | None = None) -> int:
     user_proxy = conversation.start_conversation(assistant_id)
     reader = LineReader(interactive=sys.stdin.isatty())
-    subscription = user_proxy.on_event(_show_tool_call, topics=[ToolExecuted.topic])
+    transcript = Transcript()
+    subscription = user_proxy.on_event(transcript, topics=[ToolExecuted.topic, MessageDelta.topic])
     try:
         while True:
             user_input = await reader.read("\nUser: ")
@@ -85,14 +96,20 @@ async def chat(assistant_id: str | None = None) -> int:
                 break
             if not user_input.strip():
                 continue
+            transcript.streamed = False
             user_proxy.send_user_message(user_input)
             try:
                 response = await user_proxy.get_assistant_message()
             except conversation.ExchangeError as exc:
+                if transcript.streamed:
+                    print()
                 print(f"Error: {exc}", flush=True)
                 continue
-            print("Assistant: ")
-            print(response, flush=True)
+            if transcript.streamed:
+                print(flush=True)  # end the streamed line
+            else:
+                print("Assistant: ")
+                print(response, flush=True)
     finally:
         subscription.close()
         await user_proxy.aclose()

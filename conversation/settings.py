@@ -14,7 +14,8 @@ from typing import Literal
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-BackendName = Literal["assistants", "offline"]
+BackendName = Literal["responses", "assistants", "offline"]
+DeliveryName = Literal["stream", "poll"]
 MediatorName = Literal["basic", "stateMachine"]
 
 
@@ -30,7 +31,8 @@ class Settings(BaseModel):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     assistant_id: str | None = Field(default=None, alias="ASSISTANT_ID")
-    assistant_backend: BackendName = Field(default="assistants", alias="ASSISTANT_BACKEND")
+    assistant_backend: BackendName = Field(default="responses", alias="ASSISTANT_BACKEND")
+    delivery: DeliveryName = Field(default="stream", alias="DELIVERY")
     mediator_type: MediatorName = Field(default="stateMachine", alias="MEDIATOR_TYPE")
     exchange_deadline_s: float = Field(default=300.0, gt=0, alias="EXCHANGE_DEADLINE_S")
     tool_timeout_s: float = Field(default=60.0, gt=0, alias="TOOL_TIMEOUT_S")
@@ -49,10 +51,15 @@ class Settings(BaseModel):
             return {"basic": "basic", "statemachine": "stateMachine"}.get(value.lower(), value)
         return value
 
-    @field_validator("assistant_backend", mode="before")
+    @field_validator("assistant_backend", "delivery", mode="before")
     @classmethod
     def _backend_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @property
+    def protocol(self) -> Literal["responses", "assistants"]:
+        """The wire protocol to speak; `offline` means the emulator's Responses side."""
+        return "assistants" if self.assistant_backend == "assistants" else "responses"
 
     @property
     def offline(self) -> bool:
@@ -61,7 +68,8 @@ class Settings(BaseModel):
 
     def __repr__(self) -> str:  # SecretStr already hides the key; keep the repr short too
         return (
-            f"Settings(backend={self.assistant_backend!r}, offline={self.offline}, "
+            f"Settings(backend={self.assistant_backend!r}, delivery={self.delivery!r}, "
+            f"offline={self.offline}, "
             f"assistant_id={self.assistant_id!r}, mediator_type={self.mediator_type!r})"
         )
 

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+from conversation.catalog import default_catalog
 from conversation.offline import OFFLINE_API_KEY, embedded_emulator
 from conversation.settings import Settings, SettingsError
 from emulator import DEMO_ASSISTANT_ID
 from mediator import create_mediator
 from proxies.assistant_proxy import AssistantProxy
-from proxies.backends.assistants_api import AssistantsBackend
-from proxies.backends.base import Backend
+from proxies.backends.base import AssistantCatalog, Backend
+from proxies.backends.factory import create_backend
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import UserProxy
 from tools import ToolRegistry, demo_registry
 
 
-def make_backend(settings: Settings) -> Backend:
-    """The backend the settings ask for; the embedded emulator when offline."""
+def make_backend(settings: Settings, catalog: AssistantCatalog | None = None) -> Backend:
+    """The backend for the settings' protocol; the embedded emulator when offline."""
+    base_url: str | None
     if settings.offline:
-        server = embedded_emulator()
-        return AssistantsBackend.from_settings(api_key=OFFLINE_API_KEY, base_url=server.base_url)
-    assert settings.openai_api_key is not None  # `offline` is false only with a key
-    return AssistantsBackend.from_settings(
-        api_key=settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url
+        api_key, base_url = OFFLINE_API_KEY, embedded_emulator().base_url
+    else:
+        assert settings.openai_api_key is not None  # `offline` is false only with a key
+        api_key, base_url = settings.openai_api_key.get_secret_value(), settings.openai_base_url
+    return create_backend(
+        settings.protocol, api_key=api_key, base_url=base_url, catalog=catalog or default_catalog()
     )
 
 
@@ -46,12 +49,14 @@ def wire(
     policy: ExchangePolicy | None = None,
     thread_id: str | None = None,
     backend: Backend | None = None,
+    delivery: str | None = None,
 ) -> UserProxy:
     """Build one conversation: its Mediator, User Proxy and Assistant Proxy."""
     policy = policy or ExchangePolicy(
         deadline_s=settings.exchange_deadline_s, tool_timeout_s=settings.tool_timeout_s
     )
     mediator = create_mediator(mediator_type or settings.mediator_type, conversation_id=thread_id)
+    stream = (delivery or settings.delivery) == "stream"
     user = UserProxy(mediator, registry or demo_registry(), policy=policy)
     assistant = AssistantProxy(
         backend or make_backend(settings),
@@ -59,6 +64,7 @@ def wire(
         mediator,
         policy=policy,
         thread_id=thread_id,
+        stream=stream,
     )
     mediator.attach(user, assistant)
     user.connect(assistant)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from mediator.errors import (
@@ -19,9 +20,17 @@ from mediator.errors import (
     ExchangeFailedError,
     ExchangeTimeoutError,
 )
-from proxies.backends.base import Backend, RunSnapshot, RunStatus, RunStepInfo
+from proxies.backends.base import (
+    Backend,
+    RunSnapshot,
+    RunStatus,
+    RunStepInfo,
+    StreamItem,
+    TextDelta,
+)
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
+from tools.types import ToolResult
 
 if TYPE_CHECKING:
     from mediator.base import Mediator
@@ -46,6 +55,7 @@ class AssistantProxy:
         *,
         policy: ExchangePolicy | None = None,
         thread_id: str | None = None,
+        stream: bool = False,
     ) -> None:
         if not assistant_id or not isinstance(assistant_id, str):
             raise ValueError("assistant_id must be a non-empty string")
@@ -54,6 +64,12 @@ class AssistantProxy:
         self._mediator = mediator
         self._policy = policy or ExchangePolicy()
         self._thread_id = thread_id
+        # Stream when asked and the backend can; polling is the fallback either way.
+        self._streaming = stream and backend.supports_streaming
+        # This exchange's tool results by call id: a call is executed once, and if the run
+        # still asks for it (a submission lost with a dropped stream) the result is re-sent.
+        self._results: dict[str, ToolResult] = {}
+        self._streamed_text = False
         self._task: asyncio.Task[None] | None = None
         self._run_id: str | None = None
         # A run of an earlier exchange that may still hold the thread (after a failure).
@@ -67,6 +83,10 @@ class AssistantProxy:
     @property
     def backend(self) -> Backend:
         return self._backend
+
+    @property
+    def streaming(self) -> bool:
+        return self._streaming
 
     @property
     def busy(self) -> bool:
@@ -149,9 +169,14 @@ class AssistantProxy:
     async def _run_exchange(self, text: str) -> None:
         thread_id = await self.ensure_thread()
         await self._wait_for_unsettled_run(thread_id)
-        snapshot = await self._backend.start_run(thread_id, self._assistant_id, text)
-        self._run_id = snapshot.run_id
-        self._mediator.started(snapshot.run_id)
+        self._results = {}
+        self._streamed_text = False
+        if self._streaming:
+            stream = self._backend.stream_run(thread_id, self._assistant_id, text)
+            snapshot = await self._follow(thread_id, stream)
+        else:
+            snapshot = await self._backend.start_run(thread_id, self._assistant_id, text)
+            self._run_started(snapshot)
         delay: float | None = None
         while True:
             if snapshot.status is RunStatus.REQUIRES_ACTION:
@@ -175,6 +200,38 @@ class AssistantProxy:
             if snapshot.status.is_active:
                 self._mediator.heartbeat(snapshot.status.value)
 
+    def _run_started(self, snapshot: RunSnapshot) -> None:
+        self._run_id = snapshot.run_id
+        self._mediator.started(snapshot.run_id)
+
+    async def _follow(self, thread_id: str, stream: AsyncIterator[StreamItem]) -> RunSnapshot:
+        """Consume a stream until the run needs action or ends; poll if the stream drops."""
+        last: RunStatus | None = None
+        try:
+            async for item in stream:
+                if isinstance(item, TextDelta):
+                    self._streamed_text = True
+                    self._mediator.message_delta(item.text)
+                    continue
+                if self._run_id is None:
+                    self._run_started(item)
+                elif item.status.is_active and item.status is not last:
+                    self._mediator.heartbeat(item.status.value)
+                last = item.status
+                if not item.status.is_active:
+                    return item
+        except BackendError as exc:
+            if self._run_id is None or not exc.retryable:
+                raise
+            logger.warning("the stream of run %s broke (%s); polling it", self._run_id, exc)
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if self._run_id is None:
+            raise ExchangeFailedError("the stream ended before the run started")
+        return await self._poll(thread_id, self._run_id)
+
     async def _poll(self, thread_id: str, run_id: str) -> RunSnapshot:
         """Read the run, retrying transient failures until the exchange deadline."""
         backoff = self._policy.poll_initial_s
@@ -189,13 +246,29 @@ class AssistantProxy:
                 backoff = min(backoff * 2, self._policy.poll_max_s)
 
     async def _handle_action(self, thread_id: str, snapshot: RunSnapshot) -> RunSnapshot:
-        results = await self._mediator.action_required(snapshot.tool_calls)
+        calls = snapshot.tool_calls
+        if calls and all(call.id in self._results for call in calls):
+            # Already executed and sent, yet the run still asks: the submission was lost
+            # (a dropped stream). Send the same outputs again; never run a tool twice.
+            again = [self._results[call.id] for call in calls]
+            logger.warning("re-sending lost tool outputs of run %s", snapshot.run_id)
+            return await self._backend.submit_tool_outputs(thread_id, snapshot.run_id, again)
+        results = await self._mediator.action_required(calls)
+        self._results.update((result.call_id, result) for result in results)
+        if self._streaming:
+            stream = self._backend.stream_tool_outputs(thread_id, snapshot.run_id, results)
+            self._mediator.tool_outputs_submitted(results)
+            return await self._follow(thread_id, stream)
         submitted = await self._backend.submit_tool_outputs(thread_id, snapshot.run_id, results)
         self._mediator.tool_outputs_submitted(results)
         return submitted
 
     async def _finish(self, thread_id: str, snapshot: RunSnapshot) -> None:
         reply = await self._backend.get_reply(thread_id, snapshot.run_id)
+        if not self._streamed_text and reply:
+            # Polling sees the reply whole: deliver it as one delta, so that listeners
+            # rendering deltas work the same whether the backend streamed or not.
+            self._mediator.message_delta(reply)
         try:
             self.last_steps = await self._backend.list_steps(thread_id, snapshot.run_id)
         except BackendError as exc:  # the steps are a nicety; the reply is what matters

@@ -22,9 +22,12 @@ from proxies.backends.base import (
     RunSnapshot,
     RunStatus,
     RunStepInfo,
+    StreamItem,
+    TextDelta,
     Usage,
 )
 from proxies.backends.sdk_errors import translate
+from proxies.errors import BackendServerError
 from tools.types import ToolCall, ToolResult
 
 _T = TypeVar("_T")
@@ -106,20 +109,11 @@ class AssistantsBackend(Backend):
     """`Backend` for servers speaking the Assistants v2 protocol."""
 
     name = "assistants"
+    supports_streaming = True
 
     def __init__(self, client: AsyncOpenAI) -> None:
         self._client = client
         self._threads = client.beta.threads
-
-    @classmethod
-    def from_settings(
-        cls, *, api_key: str, base_url: str | None, max_retries: int = 2, timeout_s: float = 60.0
-    ) -> AssistantsBackend:
-        return cls(
-            AsyncOpenAI(
-                api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s
-            )
-        )
 
     async def create_assistant(self, definition: AssistantDefinition) -> str:
         tools = [
@@ -202,3 +196,50 @@ class AssistantsBackend(Backend):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    # -- streaming --------------------------------------------------------------------------
+
+    def stream_run(self, thread_id: str, assistant_id: str, text: str) -> AsyncIterator[StreamItem]:
+        return self._stream_new_run(thread_id, assistant_id, text)
+
+    async def _stream_new_run(
+        self, thread_id: str, assistant_id: str, text: str
+    ) -> AsyncIterator[StreamItem]:
+        await _call(lambda: self._threads.messages.create(thread_id, role="user", content=text))
+        async for item in self._stream(
+            lambda: self._threads.runs.create(thread_id, assistant_id=assistant_id, stream=True)
+        ):
+            yield item
+
+    def stream_tool_outputs(
+        self, thread_id: str, run_id: str, results: Sequence[ToolResult]
+    ) -> AsyncIterator[StreamItem]:
+        outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
+        return self._stream(
+            lambda: self._threads.runs.submit_tool_outputs(
+                run_id,
+                thread_id=thread_id,
+                tool_outputs=outputs,  # type: ignore[arg-type]
+                stream=True,
+            )
+        )
+
+    async def _stream(self, open_stream: Callable[[], Awaitable[Any]]) -> AsyncIterator[StreamItem]:
+        run_id = ""
+        async with _sdk_errors():
+            stream = await open_stream()
+            async with stream:
+                async for event in stream:
+                    name: str = event.event
+                    if name.startswith("thread.run.") and not name.startswith("thread.run.step"):
+                        snapshot = snapshot_from_run(event.data)
+                        run_id = snapshot.run_id
+                        yield snapshot
+                        if not snapshot.status.is_active:
+                            return
+                    elif name == "thread.message.delta":
+                        for block in event.data.delta.content or []:
+                            if block.type == "text" and block.text and block.text.value:
+                                yield TextDelta(run_id, block.text.value)
+                    elif name == "error":
+                        raise BackendServerError(event.data.message, code=event.data.code)

@@ -8,9 +8,10 @@ Everything above this module speaks toolkit types only: a backend turns a wire p
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from tools.types import ToolCall, ToolResult
 
@@ -95,6 +96,29 @@ class AssistantDefinition:
     tools: tuple[dict[str, object], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the assistant's reply, as a streaming backend receives it."""
+
+    run_id: str
+    text: str
+
+
+#: What a stream yields: snapshots whenever the run's status changes (the first one names
+#: the run), and text deltas as the reply arrives. A stream ends after a snapshot whose
+#: status is `requires_action` or terminal; one that ends earlier (dropped) is resumed by
+#: polling the same run.
+StreamItem = RunSnapshot | TextDelta
+
+
+class AssistantCatalog(Protocol):
+    """Where assistant definitions live for protocols without an assistant object."""
+
+    def get(self, assistant_id: str) -> AssistantDefinition | None: ...
+
+    def save(self, definition: AssistantDefinition) -> str: ...
+
+
 class Backend(ABC):
     """The operations the Assistant Proxy needs from a remote assistant API.
 
@@ -103,6 +127,8 @@ class Backend(ABC):
     """
 
     name: str = "backend"
+    #: True when `stream_run` and `stream_tool_outputs` are implemented.
+    supports_streaming: bool = False
 
     @abstractmethod
     async def create_assistant(self, definition: AssistantDefinition) -> str:
@@ -141,3 +167,13 @@ class Backend(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Release connections."""
+
+    def stream_run(self, thread_id: str, assistant_id: str, text: str) -> AsyncIterator[StreamItem]:
+        """Like `start_run`, streaming the run until it needs action or ends."""
+        raise NotImplementedError(f"the {self.name} backend does not stream")
+
+    def stream_tool_outputs(
+        self, thread_id: str, run_id: str, results: Sequence[ToolResult]
+    ) -> AsyncIterator[StreamItem]:
+        """Like `submit_tool_outputs`, streaming the run until it needs action or ends."""
+        raise NotImplementedError(f"the {self.name} backend does not stream")

@@ -9,11 +9,22 @@ import pytest
 from conversation.settings import SettingsError, load_settings
 
 
-def test_defaults_are_offline_state_machine(tmp_path: Path) -> None:
+def test_defaults_are_offline_responses_streaming_state_machine(tmp_path: Path) -> None:
     settings = load_settings({}, dotenv_path=tmp_path / ".env")
     assert settings.offline
     assert settings.mediator_type == "stateMachine"
-    assert settings.assistant_backend == "assistants"
+    assert settings.assistant_backend == "responses"
+    assert settings.protocol == "responses"
+    assert settings.delivery == "stream"
+
+
+@pytest.mark.parametrize(
+    ("backend", "protocol"),
+    [("responses", "responses"), ("assistants", "assistants"), ("offline", "responses")],
+)
+def test_backend_selects_the_protocol(backend: str, protocol: str) -> None:
+    settings = load_settings({"ASSISTANT_BACKEND": backend.upper()}, dotenv_path=None)
+    assert settings.protocol == protocol
 
 
 def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
@@ -49,6 +60,7 @@ def test_mediator_type_is_case_insensitive(tmp_path: Path, value: str) -> None:
     [
         ("MEDIATOR_TYPE", "quantum"),
         ("ASSISTANT_BACKEND", "carrier-pigeon"),
+        ("DELIVERY", "telepathy"),
         ("EXCHANGE_DEADLINE_S", "-1"),
         ("TOOL_TIMEOUT_S", "soon"),
     ],

@@ -1,0 +1,277 @@
+"""The Responses API with Conversations: the protocol OpenAI serves since the Assistants API
+was retired (2026-08-26), behind the same `Backend` contract.
+
+Mapping onto the toolkit's vocabulary:
+- a Conversation is the thread;
+- the toolkit's *run* is one exchange (an id made here, ``exch_...``) spanning the responses it
+  takes: the first answers the user's message, each later one carries tool outputs;
+- a completed response whose output holds `function_call` items is reported as
+  `requires_action`; submitting outputs creates the next response in the same conversation;
+- responses run in background mode, so they can be polled, resumed after a dropped stream
+  and cancelled;
+- model, instructions and tools come from the stored assistant definition (the Responses
+  API has no assistant object), looked up in an `AssistantCatalog`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from openai import AsyncOpenAI
+from openai.types.responses import Response
+
+from proxies.backends.assistants_api import _call, _sdk_errors
+from proxies.backends.base import (
+    AssistantCatalog,
+    AssistantDefinition,
+    Backend,
+    RunError,
+    RunSnapshot,
+    RunStatus,
+    RunStepInfo,
+    StreamItem,
+    TextDelta,
+    Usage,
+)
+from proxies.errors import BackendNotFoundError, BackendServerError
+from tools.types import ToolCall, ToolResult
+
+# Exchanges are tracked in memory; old finished ones are forgotten beyond this many.
+_MAX_EXCHANGES = 256
+
+
+@dataclass
+class _Exchange:
+    """What the backend remembers of one exchange: its responses, texts, tool calls."""
+
+    id: str
+    conversation_id: str
+    definition: AssistantDefinition
+    response_id: str = ""
+    seen: set[str] = field(default_factory=set)  # responses whose output was recorded
+    texts: list[str] = field(default_factory=list)
+    steps: list[RunStepInfo] = field(default_factory=list)
+    # The function calls each completed response asked for, by response id.
+    calls: dict[str, tuple[ToolCall, ...]] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+
+
+def _tools(definition: AssistantDefinition) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "name": schema["name"],
+            "description": schema.get("description", ""),
+            "parameters": schema.get("parameters", {"type": "object", "properties": {}}),
+            "strict": False,
+        }
+        for schema in definition.tools
+    ]
+
+
+def _status(response: Response) -> RunStatus:
+    status = response.status or "in_progress"
+    if status == "completed":
+        has_calls = any(item.type == "function_call" for item in response.output)
+        return RunStatus.REQUIRES_ACTION if has_calls else RunStatus.COMPLETED
+    return RunStatus(status)
+
+
+def _error(response: Response) -> RunError | None:
+    if response.error is not None:
+        return RunError(code=str(response.error.code), message=response.error.message)
+    if response.incomplete_details is not None:
+        reason = response.incomplete_details.reason or "unknown"
+        return RunError(code=reason, message=f"the response ended incomplete ({reason})")
+    return None
+
+
+class ResponsesBackend(Backend):
+    """`Backend` for the Responses + Conversations protocol."""
+
+    name = "responses"
+    supports_streaming = True
+
+    def __init__(self, client: AsyncOpenAI, catalog: AssistantCatalog) -> None:
+        self._client = client
+        self._catalog = catalog
+        self._exchanges: OrderedDict[str, _Exchange] = OrderedDict()
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _exchange(self, run_id: str) -> _Exchange:
+        exchange = self._exchanges.get(run_id)
+        if exchange is None:
+            raise BackendNotFoundError(f"No run found with id '{run_id}'.", status_code=404)
+        return exchange
+
+    def _new_exchange(self, thread_id: str, assistant_id: str) -> _Exchange:
+        definition = self._catalog.get(assistant_id)
+        if definition is None:
+            raise BackendNotFoundError(
+                f"No assistant definition found with id '{assistant_id}': create one with "
+                f"`python assistant_setup.py` (ASSISTANT_BACKEND=responses).",
+                status_code=404,
+            )
+        exchange = _Exchange(f"exch_{uuid.uuid4().hex}", thread_id, definition)
+        self._exchanges[exchange.id] = exchange
+        while len(self._exchanges) > _MAX_EXCHANGES:
+            self._exchanges.popitem(last=False)
+        return exchange
+
+    def _record(self, exchange: _Exchange, response: Response) -> RunSnapshot:
+        """Fold a response into the exchange (once) and describe the exchange's state."""
+        exchange.response_id = response.id
+        status = _status(response)
+        if status in (RunStatus.COMPLETED, RunStatus.REQUIRES_ACTION) and (
+            response.id not in exchange.seen
+        ):
+            exchange.seen.add(response.id)
+            self._fold_output(exchange, response)
+        calls = exchange.calls.get(response.id, ()) if status is RunStatus.REQUIRES_ACTION else ()
+        return RunSnapshot(
+            run_id=exchange.id,
+            thread_id=exchange.conversation_id,
+            status=status,
+            tool_calls=calls,
+            error=_error(response),
+            usage=exchange.usage if status.is_terminal else None,
+        )
+
+    @staticmethod
+    def _fold_output(exchange: _Exchange, response: Response) -> None:
+        """Keep the response's text, tool calls and usage (called once per response)."""
+        calls: list[ToolCall] = []
+        for item in response.output:
+            if item.type == "function_call":
+                calls.append(ToolCall(id=item.call_id, name=item.name, arguments=item.arguments))
+            elif item.type == "message":
+                text = "".join(part.text for part in item.content if part.type == "output_text")
+                if text:
+                    exchange.texts.append(text)
+                    exchange.steps.append(
+                        RunStepInfo(item.id or "", "message_creation", "completed", text[:200])
+                    )
+        exchange.calls[response.id] = tuple(calls)
+        if response.usage is not None:
+            exchange.usage = Usage(
+                prompt_tokens=exchange.usage.prompt_tokens + response.usage.input_tokens,
+                completion_tokens=exchange.usage.completion_tokens + response.usage.output_tokens,
+                total_tokens=exchange.usage.total_tokens + response.usage.total_tokens,
+            )
+
+    def _request(self, exchange: _Exchange, input_: str | list[dict[str, Any]]) -> dict[str, Any]:
+        definition = exchange.definition
+        return {
+            "model": definition.model,
+            "instructions": definition.instructions,
+            "input": input_,
+            "tools": _tools(definition),
+            "conversation": exchange.conversation_id,
+            "background": True,
+            "store": True,
+        }
+
+    def _outputs_input(
+        self, exchange: _Exchange, results: Sequence[ToolResult]
+    ) -> list[dict[str, Any]]:
+        outputs = {r.call_id: r.output for r in results}
+        for call in exchange.calls.get(exchange.response_id, ()):
+            if call.id in outputs and call.id not in exchange.outputs:
+                exchange.outputs[call.id] = outputs[call.id]
+                detail = f"{call.name}({call.arguments}) -> {outputs[call.id]}"
+                exchange.steps.append(RunStepInfo(call.id, "tool_calls", "completed", detail))
+        return [
+            {"type": "function_call_output", "call_id": r.call_id, "output": r.output}
+            for r in results
+        ]
+
+    # -- Backend ----------------------------------------------------------------------------
+
+    async def create_assistant(self, definition: AssistantDefinition) -> str:
+        return self._catalog.save(definition)
+
+    async def create_thread(self) -> str:
+        conversation = await _call(lambda: self._client.conversations.create())
+        return conversation.id
+
+    async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
+        exchange = self._new_exchange(thread_id, assistant_id)
+        request = self._request(exchange, text)
+        response = await _call(lambda: self._client.responses.create(**request))
+        return self._record(exchange, response)
+
+    async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
+        exchange = self._exchange(run_id)
+        response = await _call(lambda: self._client.responses.retrieve(exchange.response_id))
+        return self._record(exchange, response)
+
+    async def submit_tool_outputs(
+        self, thread_id: str, run_id: str, results: Sequence[ToolResult]
+    ) -> RunSnapshot:
+        exchange = self._exchange(run_id)
+        request = self._request(exchange, self._outputs_input(exchange, results))
+        response = await _call(lambda: self._client.responses.create(**request))
+        return self._record(exchange, response)
+
+    async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
+        exchange = self._exchange(run_id)
+        response = await _call(lambda: self._client.responses.cancel(exchange.response_id))
+        return self._record(exchange, response)
+
+    async def get_reply(self, thread_id: str, run_id: str) -> str:
+        return "\n\n".join(self._exchange(run_id).texts)
+
+    async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
+        return list(self._exchange(run_id).steps)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    # -- streaming --------------------------------------------------------------------------
+
+    def stream_run(self, thread_id: str, assistant_id: str, text: str) -> AsyncIterator[StreamItem]:
+        exchange = self._new_exchange(thread_id, assistant_id)
+        return self._stream(exchange, self._request(exchange, text))
+
+    def stream_tool_outputs(
+        self, thread_id: str, run_id: str, results: Sequence[ToolResult]
+    ) -> AsyncIterator[StreamItem]:
+        exchange = self._exchange(run_id)
+        return self._stream(
+            exchange, self._request(exchange, self._outputs_input(exchange, results))
+        )
+
+    async def _stream(
+        self, exchange: _Exchange, request: dict[str, Any]
+    ) -> AsyncIterator[StreamItem]:
+        async with _sdk_errors():
+            stream = await self._client.responses.create(**request, stream=True)
+            async with stream:
+                async for event in stream:
+                    if event.type == "response.output_text.delta":
+                        yield TextDelta(exchange.id, event.delta)
+                    elif event.type in _LIFECYCLE:
+                        snapshot = self._record(exchange, event.response)
+                        yield snapshot
+                        if not snapshot.status.is_active:
+                            return
+                    elif event.type == "error":
+                        raise BackendServerError(event.message, code=event.code)
+
+
+_LIFECYCLE = frozenset(
+    {
+        "response.created",
+        "response.queued",
+        "response.in_progress",
+        "response.completed",
+        "response.failed",
+        "response.incomplete",
+    }
+)
