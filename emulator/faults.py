@@ -17,7 +17,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_envelope
 
@@ -37,7 +37,11 @@ class Fault:
     - `times`: how many requests it hits before retiring (None = no limit).
     - `retry_after` (seconds), `retry_after_ms`, `should_retry`: the retry headers to send.
     - `latency`: seconds to wait first (without blocking other requests).
-    - `drop_connection`: start a response, then close the connection mid-body.
+    - `drop_connection`: start a response, then close the connection mid-body (before any
+      side effect: nothing was created).
+    - `cut_after_chunks`: handle the request normally (side effects happen) but cut the
+      connection after that many body chunks: a stream that drops half-way (SSE sends one
+      chunk per event).
     """
 
     method: str | None = None
@@ -49,6 +53,7 @@ class Fault:
     should_retry: bool | None = None
     latency: float = 0.0
     drop_connection: bool = False
+    cut_after_chunks: int | None = None
     body_message: str = DEFAULT_FAULT_MESSAGE
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -58,6 +63,8 @@ class Fault:
             raise ValueError(f"times must be >= 1 or None, not {self.times!r}")
         if self.latency < 0:
             raise ValueError(f"latency must be >= 0, not {self.latency!r}")
+        if self.cut_after_chunks is not None and self.cut_after_chunks < 0:
+            raise ValueError(f"cut_after_chunks must be >= 0, not {self.cut_after_chunks!r}")
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -159,6 +166,8 @@ class FaultMiddleware:
             await asyncio.sleep(fault.latency)
         if fault.drop_connection:
             await _drop_connection(send)
+        elif fault.cut_after_chunks is not None:
+            await self.app(scope, receive, _cutting(send, fault.cut_after_chunks))
         elif fault.status is None:
             await self.app(scope, receive, send)
         else:
@@ -166,6 +175,25 @@ class FaultMiddleware:
             headers = [*fault.headers(), (b"content-length", str(len(body)).encode())]
             await send({"type": "http.response.start", "status": fault.status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+
+
+class StreamCut(Exception):
+    """Raised to make the server abort a response half-way (an injected fault)."""
+
+
+def _cutting(send: Send, chunks: int) -> Send:
+    """A `send` that forwards `chunks` body chunks, then aborts the connection."""
+    sent = 0
+
+    async def cut_send(message: Message) -> None:
+        nonlocal sent
+        if message["type"] == "http.response.body":
+            if sent >= chunks:
+                raise StreamCut(f"the emulator cut the response after {chunks} chunks")
+            sent += 1
+        await send(message)
+
+    return cut_send
 
 
 async def _drop_connection(send: Send) -> None:

@@ -7,19 +7,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from openai import AsyncOpenAI
 
+from conversation.catalog import demo_catalog
 from conversation.settings import Settings
 from conversation.wiring import wire
 from emulator import DEMO_ASSISTANT_ID, EmulatorServer, ScriptedModel
 from mediator.bus import Subscription
 from mediator.events import MediatorEvent, StateChanged
-from proxies.backends.assistants_api import AssistantsBackend
+from proxies.backends.factory import create_backend
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import UserProxy
 from tools import ToolRegistry, demo_registry
 
 MEDIATORS = ["basic", "stateMachine"]
+PROTOCOLS = ["assistants", "responses"]
+DELIVERIES = ["poll", "stream"]
 
 FAST_POLICY = ExchangePolicy(
     deadline_s=10.0, poll_initial_s=0.01, poll_max_s=0.05, tool_timeout_s=2.0, cancel_timeout_s=2.0
@@ -38,6 +40,16 @@ def emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture(params=MEDIATORS)
 def mediator_type(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=PROTOCOLS)
+def protocol(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=DELIVERIES)
+def delivery(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
@@ -77,7 +89,9 @@ ChatFactory = Callable[..., Awaitable[tuple[UserProxy, Recorder]]]
 
 
 @pytest.fixture
-async def make_chat(emulator: EmulatorServer, mediator_type: str) -> AsyncIterator[ChatFactory]:
+async def make_chat(
+    emulator: EmulatorServer, mediator_type: str, protocol: str, delivery: str
+) -> AsyncIterator[ChatFactory]:
     """Build opened conversations against the emulator with a strict SDK client."""
     made: list[tuple[UserProxy, Recorder]] = []
 
@@ -90,11 +104,13 @@ async def make_chat(emulator: EmulatorServer, mediator_type: str) -> AsyncIterat
     ) -> tuple[UserProxy, Recorder]:
         if model is not None:
             emulator.model = model  # type: ignore[assignment]
-        client = AsyncOpenAI(
-            base_url=emulator.base_url,
+        backend = create_backend(
+            protocol,  # type: ignore[arg-type]
             api_key="test-key-not-secret",
+            base_url=emulator.base_url,
+            catalog=demo_catalog(),
             max_retries=max_retries,
-            _strict_response_validation=True,
+            strict=True,
         )
         user = wire(
             DEMO_ASSISTANT_ID,
@@ -102,7 +118,8 @@ async def make_chat(emulator: EmulatorServer, mediator_type: str) -> AsyncIterat
             registry=registry or demo_registry(),
             mediator_type=mediator_type,
             policy=policy,
-            backend=AssistantsBackend(client),
+            backend=backend,
+            delivery=delivery,
         )
         await user.open()
         recorder = Recorder()

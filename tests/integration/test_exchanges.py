@@ -136,8 +136,10 @@ RUN_OUTCOMES = [
 
 @pytest.mark.parametrize(("turn", "status"), RUN_OUTCOMES)
 async def test_run_outcome_ends_exchange_with_clear_error_and_next_message_works(
-    make_chat: ChatFactory, turn: object, status: str
+    make_chat: ChatFactory, turn: object, status: str, protocol: str
 ) -> None:
+    if protocol == "responses" and status == "expired":
+        status = "failed"  # the Responses API has no expiry: the emulator fails the response
     user, rec = await make_chat(scripted(turn, Reply("recovered")))
     with pytest.raises(ExchangeFailedError) as info:
         await user.ask("first")
@@ -197,29 +199,69 @@ async def test_empty_message_is_rejected(make_chat: ChatFactory, text: object) -
         user.send_user_message(text)  # type: ignore[arg-type]
 
 
+RUN_READ_PATH = {"assistants": r"/threads/[^/]+/runs/[^/]+", "responses": r"/responses/[^/]+"}
+
+
+@pytest.mark.parametrize("delivery", ["poll"])
 async def test_transient_server_errors_while_polling_are_retried(
-    make_chat: ChatFactory, emulator: object
+    make_chat: ChatFactory, emulator: object, protocol: str
 ) -> None:
     from emulator import Fault
 
     user, rec = await make_chat(scripted(Reply("patient", delay=0.1)), max_retries=0)
-    emulator.faults.add(
-        Fault(method="GET", path=r"/threads/[^/]+/runs/[^/]+$", status=503, times=3)
-    )  # type: ignore[attr-defined]
+    flaky = Fault(method="GET", path=RUN_READ_PATH[protocol], status=503, times=3)
+    emulator.faults.add(flaky)  # type: ignore[attr-defined]
     try:
         assert await user.ask("hello") == "patient"
+        assert emulator.faults.fired(flaky) == 3  # type: ignore[attr-defined]
     finally:
         emulator.faults.clear()  # type: ignore[attr-defined]
     assert rec.states[-1] == "completed"
 
 
+STREAM_PATHS = {
+    "assistants": r"/threads/[^/]+/runs(/[^/]+/submit_tool_outputs)?",
+    "responses": r"/responses",
+}
+
+
+@pytest.mark.parametrize("delivery", ["stream"])
+async def test_dropped_streams_fall_back_to_polling_without_repeating_tools(
+    make_chat: ChatFactory, emulator: object, protocol: str
+) -> None:
+    from emulator import Fault
+
+    user, rec = await make_chat(
+        scripted(
+            CallTools([ToolSpec("get_stock_price", {"symbol": "AAPL"})], delay=0.05),
+            Reply("after two drops", delay=0.05),
+        )
+    )
+    # Both streams of the exchange (the run's, then the tool outputs') break half-way.
+    cut = Fault(
+        method="POST", path=STREAM_PATHS[protocol], status=None, cut_after_chunks=2, times=2
+    )
+    emulator.faults.add(cut)  # type: ignore[attr-defined]
+    try:
+        assert await user.ask("price of AAPL") == "after two drops"
+        assert emulator.faults.fired(cut) == 2  # type: ignore[attr-defined]
+    finally:
+        emulator.faults.clear()  # type: ignore[attr-defined]
+    assert len(rec.of(ToolExecuted)) == 1
+    assert rec.states[-1] == "completed"
+
+
+RUN_CREATE_PATH = {"assistants": r"/threads/[^/]+/runs", "responses": r"/responses"}
+
+
 async def test_unrecoverable_api_error_fails_exchange_clearly(
-    make_chat: ChatFactory, emulator: object
+    make_chat: ChatFactory, emulator: object, protocol: str
 ) -> None:
     from emulator import Fault
 
     user, rec = await make_chat(scripted(Reply("later")), max_retries=0)
-    emulator.faults.add(Fault(method="POST", path=r"/threads/[^/]+/runs$", status=401, times=1))  # type: ignore[attr-defined]
+    refused = Fault(method="POST", path=RUN_CREATE_PATH[protocol], status=401, times=1)
+    emulator.faults.add(refused)  # type: ignore[attr-defined]
     try:
         with pytest.raises(ExchangeFailedError, match="API call failed"):
             await user.ask("hello")

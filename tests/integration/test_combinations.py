@@ -1,0 +1,142 @@
+"""One suite of scripted conversations on every combination of protocol, delivery and
+mediator: each combination walks the same states and publishes the same event types.
+
+This is the seed's promise made testable: nothing above the Assistant Proxy can tell the
+Assistants protocol from the Responses protocol, or polling from streaming.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from conversation.catalog import demo_catalog
+from conversation.settings import Settings
+from conversation.wiring import wire
+from emulator import (
+    DEMO_ASSISTANT_ID,
+    CallTools,
+    EmulatorServer,
+    Fail,
+    Incomplete,
+    Reply,
+    ScriptedModel,
+    Stall,
+    ToolSpec,
+)
+from mediator.errors import ExchangeError
+from mediator.events import MediatorEvent, StateChanged
+from proxies.backends.factory import create_backend
+from proxies.user_proxy import UserProxy
+from tests.integration.conftest import FAST_POLICY, Recorder
+from tools import demo_registry
+
+COMBINATIONS = list(
+    itertools.product(["assistants", "responses"], ["poll", "stream"], ["basic", "stateMachine"])
+)
+# Every model turn lasts longer than a poll interval, so polling sees `running` as streaming
+# does (the "dotted lines" of the script are covered elsewhere).
+TURN_S = 0.12
+PRICE = ToolSpec("get_stock_price", {"symbol": "AAPL"})
+
+SCENARIOS: dict[str, list[object]] = {
+    "plain reply": [Reply("hello", delay=TURN_S)],
+    "one tool": [CallTools([PRICE], delay=TURN_S), Reply("AAPL price", delay=TURN_S)],
+    "parallel tools": [
+        CallTools([PRICE, ToolSpec("get_stock_price", {"symbol": "MSFT"})], delay=TURN_S),
+        Reply("two prices", delay=TURN_S),
+    ],
+    "two rounds": [
+        CallTools([PRICE], delay=TURN_S),
+        CallTools([ToolSpec("buy_or_sell", {"symbol": "AAPL", "price": 150.0})], delay=TURN_S),
+        Reply("buy", delay=TURN_S),
+    ],
+    "tool error": [
+        CallTools([ToolSpec("get_stock_price", "{oops")], delay=TURN_S),
+        Reply("sorry", delay=TURN_S),
+    ],
+    "failed": [Fail(code="server_error", message="scripted failure", delay=TURN_S)],
+    "incomplete": [Incomplete(delay=TURN_S)],
+    "cancelled": [Stall()],
+    "deadline": [Stall()],
+}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer(poll_after_ms=10, queue_delay=0.0) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _simulated_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUOTE_SOURCE", "simulated")
+
+
+def _trace(events: list[MediatorEvent]) -> tuple[list[str], list[str]]:
+    """States walked, and event types with repeats of one type folded (polls and deltas
+    come in numbers that depend on timing and chunking, not on the conversation)."""
+    states = [str(e.state) for e in events if isinstance(e, StateChanged)]
+    types: list[str] = []
+    for event in events:
+        name = type(event).__name__
+        if not types or types[-1] != name:
+            types.append(name)
+    return states, types
+
+
+async def _converse(
+    emulator: EmulatorServer, scenario: str, protocol: str, delivery: str, mediator: str
+) -> tuple[list[str], list[str]]:
+    emulator.model = ScriptedModel(list(SCENARIOS[scenario]))  # type: ignore[arg-type]
+    policy = replace(FAST_POLICY, deadline_s=0.5) if scenario == "deadline" else FAST_POLICY
+    backend = create_backend(
+        protocol,  # type: ignore[arg-type]
+        api_key="test-key-not-secret",
+        base_url=emulator.base_url,
+        catalog=demo_catalog(),
+        strict=True,
+    )
+    user: UserProxy = wire(
+        DEMO_ASSISTANT_ID,
+        Settings(),
+        registry=demo_registry(),
+        mediator_type=mediator,
+        policy=policy,
+        backend=backend,
+        delivery=delivery,
+    )
+    recorder = Recorder()
+    try:
+        with user.on_event(recorder):
+            user.send_user_message("go")
+            if scenario == "cancelled":
+                await recorder.wait_for_state("running")
+                await user.cancel()
+            try:
+                await user.get_assistant_message()
+            except ExchangeError:
+                pass
+    finally:
+        await user.aclose()
+    return _trace(recorder.events)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+async def test_every_combination_walks_the_same_states_and_events(
+    emulator: EmulatorServer, scenario: str
+) -> None:
+    traces = {combo: await _converse(emulator, scenario, *combo) for combo in COMBINATIONS}
+    reference_combo = COMBINATIONS[0]
+    reference = traces[reference_combo]
+    for combo, trace in traces.items():
+        assert trace == reference, f"{combo} differs from {reference_combo}"
+    states, types = reference
+    expected_end = {"cancelled": "cancelled", "failed": "failed", "incomplete": "failed"}
+    assert states[-1] == expected_end.get(
+        scenario, "failed" if scenario == "deadline" else "completed"
+    )
+    assert "running" in states
