@@ -1,0 +1,177 @@
+"""The writer's statements, built once per dialect and run as executemany.
+
+Every statement takes its values as bound parameters (``b_...`` names where a column is both
+set and matched), so one statement serves a whole batch: the writer runs about a dozen
+statements per batch, whatever its size. Inserts are ``ON CONFLICT DO NOTHING`` (events,
+messages, conversations, runs: their keys make a repeated batch a no-op) or upserts (tool
+calls, assistants); updates set values that do not depend on how often they run.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Float, String, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from persistence.models import (
+    Assistant,
+    Base,
+    Conversation,
+    Message,
+    Run,
+    RunEvent,
+    ToolCallRow,
+    UTCDateTime,
+)
+
+__all__ = ["TITLE_LENGTH", "Statements", "statements_for"]
+
+TITLE_LENGTH = 200
+
+
+def _insert(dialect: str, model: type[Base]) -> Any:
+    """A dialect INSERT that supports ``ON CONFLICT`` (sqlite and PostgreSQL)."""
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"the recorder supports sqlite and PostgreSQL, not {dialect}")
+
+
+def _upsert(dialect: str, model: type[Base], keys: list[str], changed: tuple[str, ...]) -> Any:
+    stmt = _insert(dialect, model)
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={name: stmt.excluded[name] for name in changed}
+    )
+
+
+def _ignore(dialect: str, model: type[Base], keys: list[str]) -> Any:
+    return _insert(dialect, model).on_conflict_do_nothing(index_elements=keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    insert_events: Any
+    insert_messages: Any
+    insert_conversations: Any
+    insert_runs: Any
+    upsert_assistants: Any
+    tool_requested: Any
+    tool_executed: Any
+    tool_submitted: Any
+    touch_conversations: Any
+    claim_sessions: Any
+    note_conversations: Any
+    set_titles: Any
+    change_runs: Any
+    backfill_conversation: tuple[Any, Any]
+    """(run_events, messages): attach a session's rows to its conversation."""
+    backfill_run: tuple[Any, Any]
+    """(run_events, messages): attach an exchange's rows to its run."""
+
+
+def _backfills() -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    by_session = tuple(
+        update(model)
+        .where(model.session_id == bindparam("b_session"), model.conversation_id.is_(None))
+        .values(conversation_id=bindparam("b_conversation"))
+        for model in (RunEvent, Message)
+    )
+    by_exchange = tuple(
+        update(model)
+        .where(model.exchange_id == bindparam("b_exchange"), model.run_id.is_(None))
+        .values(run_id=bindparam("b_run"))
+        for model in (RunEvent, Message)
+    )
+    return (by_session[0], by_session[1]), (by_exchange[0], by_exchange[1])
+
+
+def _claim_sessions() -> Any:
+    """A conversation made by a note (no events yet) gets its session from its first event."""
+    return (
+        update(Conversation)
+        .where(Conversation.id == bindparam("b_id"), Conversation.session_id.is_(None))
+        .values(session_id=bindparam("b_session"))
+    )
+
+
+def _conversation_updates() -> tuple[Any, Any, Any]:
+    at = bindparam("b_at", type_=UTCDateTime())
+    touch = (
+        update(Conversation)
+        .where(Conversation.id == bindparam("b_id"), Conversation.updated_at < at)
+        .values(updated_at=at)
+    )
+    assistant = bindparam("b_assistant", type_=String())
+    backend = bindparam("b_backend", type_=String())
+    note = (
+        update(Conversation)
+        .where(Conversation.id == bindparam("b_id"))
+        .values(
+            assistant_id=func.coalesce(assistant, Conversation.assistant_id),
+            backend=func.coalesce(backend, Conversation.backend),
+        )
+    )
+    first_user_text = (
+        select(func.substr(Message.text, 1, TITLE_LENGTH))
+        .where(Message.conversation_id == Conversation.id, Message.role == "user")
+        .order_by(Message.created_at, Message.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    titles = (
+        update(Conversation)
+        .where(Conversation.id == bindparam("b_id"), Conversation.title.is_(None))
+        .values(title=first_user_text)
+    )
+    return touch, note, titles
+
+
+def _run_changes() -> Any:
+    """Latest status; end time, duration and error only when the batch has them (else kept)."""
+    return (
+        update(Run)
+        .where(Run.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status", type_=String()),
+            ended_at=func.coalesce(bindparam("b_ended", type_=UTCDateTime()), Run.ended_at),
+            duration_s=func.coalesce(bindparam("b_duration", type_=Float()), Run.duration_s),
+            error_message=func.coalesce(bindparam("b_error", type_=String()), Run.error_message),
+            error_code=func.coalesce(bindparam("b_code", type_=String()), Run.error_code),
+        )
+    )
+
+
+@functools.cache
+def statements_for(dialect: str) -> Statements:
+    """The statements for `dialect` (``sqlite`` or ``postgresql``), built once."""
+    call_key = ["run_id", "call_id"]
+    touch, note, titles = _conversation_updates()
+    by_session, by_exchange = _backfills()
+    return Statements(
+        insert_events=_ignore(dialect, RunEvent, ["event_uuid"]),
+        insert_messages=_ignore(dialect, Message, ["event_uuid"]),
+        insert_conversations=_ignore(dialect, Conversation, ["id"]),
+        insert_runs=_ignore(dialect, Run, ["id"]),
+        upsert_assistants=_upsert(
+            dialect, Assistant, ["id"], ("name", "model", "instructions", "tools", "backend")
+        ),
+        tool_requested=_ignore(dialect, ToolCallRow, call_key),
+        tool_executed=_upsert(
+            dialect,
+            ToolCallRow,
+            call_key,
+            ("output", "is_error", "error_type", "duration_s", "executed_at"),
+        ),
+        tool_submitted=_upsert(dialect, ToolCallRow, call_key, ("submitted_at",)),
+        touch_conversations=touch,
+        claim_sessions=_claim_sessions(),
+        note_conversations=note,
+        set_titles=titles,
+        change_runs=_run_changes(),
+        backfill_conversation=by_session,
+        backfill_run=by_exchange,
+    )
