@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 
 from conversation.demo import DEMO_ASSISTANT_ID, demo_definition
+from persistence import AssistantRecord, AssistantStore
 from proxies.backends.base import AssistantCatalog, AssistantDefinition
 
 
@@ -56,14 +57,39 @@ def demo_catalog() -> MemoryCatalog:
     return MemoryCatalog({DEMO_ASSISTANT_ID: demo_definition()})
 
 
-_process_catalog: AssistantCatalog | None = None
-_process_lock = threading.Lock()
+class DatabaseCatalog:
+    """Definitions stored in the toolkit's database (`DATABASE_URL`), across processes."""
+
+    def __init__(self, store: AssistantStore, backend: str = "responses") -> None:
+        self._store = store
+        self._backend = backend
+
+    def get(self, assistant_id: str) -> AssistantDefinition | None:
+        record = self._store.get(assistant_id)
+        if record is None:
+            return None
+        return AssistantDefinition(
+            name=record.name,
+            model=record.model,
+            instructions=record.instructions,
+            tools=tuple(record.tools),
+        )
+
+    def save(self, definition: AssistantDefinition) -> str:
+        assistant_id = f"asst_local_{uuid.uuid4().hex[:24]}"
+        self._store.save(
+            AssistantRecord(
+                id=assistant_id,
+                name=definition.name,
+                model=definition.model,
+                backend=self._backend,
+                instructions=definition.instructions,
+                tools=tuple(dict(t) for t in definition.tools),
+            )
+        )
+        return assistant_id
 
 
-def default_catalog() -> AssistantCatalog:
-    """The process's catalog: the demo assistant, then definitions saved in this process."""
-    global _process_catalog
-    with _process_lock:
-        if _process_catalog is None:
-            _process_catalog = ChainCatalog([demo_catalog(), MemoryCatalog()])
-        return _process_catalog
+def default_catalog(database_url: str | None = None) -> AssistantCatalog:
+    """The demo assistant, then the definitions stored in the database."""
+    return ChainCatalog([demo_catalog(), DatabaseCatalog(AssistantStore(database_url))])

@@ -34,10 +34,14 @@ class Settings(BaseModel):
     assistant_backend: BackendName = Field(default="responses", alias="ASSISTANT_BACKEND")
     delivery: DeliveryName = Field(default="stream", alias="DELIVERY")
     mediator_type: MediatorName = Field(default="stateMachine", alias="MEDIATOR_TYPE")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    record_events: bool = Field(default=True, alias="RECORD_EVENTS")
     exchange_deadline_s: float = Field(default=300.0, gt=0, alias="EXCHANGE_DEADLINE_S")
     tool_timeout_s: float = Field(default=60.0, gt=0, alias="TOOL_TIMEOUT_S")
 
-    @field_validator("openai_api_key", "openai_base_url", "assistant_id", mode="before")
+    @field_validator(
+        "openai_api_key", "openai_base_url", "assistant_id", "database_url", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from conversation.catalog import default_catalog
 from conversation.offline import OFFLINE_API_KEY, embedded_emulator
+from conversation.recording import recorder_for
 from conversation.settings import Settings, SettingsError
 from emulator import DEMO_ASSISTANT_ID
 from mediator import create_mediator
+from persistence import Recorder
 from proxies.assistant_proxy import AssistantProxy
 from proxies.backends.base import AssistantCatalog, Backend
 from proxies.backends.factory import create_backend
@@ -24,7 +26,10 @@ def make_backend(settings: Settings, catalog: AssistantCatalog | None = None) ->
         assert settings.openai_api_key is not None  # `offline` is false only with a key
         api_key, base_url = settings.openai_api_key.get_secret_value(), settings.openai_base_url
     return create_backend(
-        settings.protocol, api_key=api_key, base_url=base_url, catalog=catalog or default_catalog()
+        settings.protocol,
+        api_key=api_key,
+        base_url=base_url,
+        catalog=catalog or default_catalog(settings.database_url),
     )
 
 
@@ -68,4 +73,21 @@ def wire(
     )
     mediator.attach(user, assistant)
     user.connect(assistant)
+    recorder = recorder_for(settings)
+    if recorder is not None:
+        _note_conversations(recorder, assistant, assistant_id, settings.protocol)
     return user
+
+
+def _note_conversations(
+    recorder: Recorder, assistant: AssistantProxy, assistant_id: str, protocol: str
+) -> None:
+    """Tell the recorder which assistant and protocol each conversation uses."""
+
+    def note(thread_id: str) -> None:
+        recorder.note_conversation(thread_id, assistant_id=assistant_id, backend=protocol)
+
+    if assistant.thread_id is not None:
+        note(assistant.thread_id)
+    else:
+        assistant.on_thread_created = note

@@ -13,6 +13,7 @@ SQLAlchemy and Alembic are imported only inside this package. Nothing runs at im
 
 from __future__ import annotations
 
+from persistence.assistants import AssistantStore
 from persistence.engine import DEFAULT_DATABASE_URL, database_url, display_url, make_engine
 from persistence.errors import (
     DatabaseUnavailableError,
@@ -55,6 +56,7 @@ __all__ = [
     "MAX_LIMIT",
     "AssistantRecord",
     "AssistantRow",
+    "AssistantStore",
     "ConversationRow",
     "DatabaseUnavailableError",
     "HistoryQueryError",

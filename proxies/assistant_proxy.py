@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from mediator.errors import (
@@ -75,6 +75,8 @@ class AssistantProxy:
         # A run of an earlier exchange that may still hold the thread (after a failure).
         self._unsettled_run: str | None = None
         self.last_steps: list[RunStepInfo] = []
+        #: Called with the thread id once the remote thread is created (e.g. to note it).
+        self.on_thread_created: Callable[[str], None] | None = None
 
     @property
     def thread_id(self) -> str | None:
@@ -107,6 +109,8 @@ class AssistantProxy:
         if self._thread_id is None:
             self._thread_id = await self._backend.create_thread()
             self._mediator.bind_conversation(self._thread_id)
+            if self.on_thread_created is not None:
+                self.on_thread_created(self._thread_id)
         return self._thread_id
 
     async def cancel(self) -> None:
@@ -205,21 +209,14 @@ class AssistantProxy:
         self._mediator.started(snapshot.run_id)
 
     async def _follow(self, thread_id: str, stream: AsyncIterator[StreamItem]) -> RunSnapshot:
-        """Consume a stream until the run needs action or ends; poll if the stream drops."""
-        last: RunStatus | None = None
+        """Consume a stream until the run needs action or ends; poll if the stream drops.
+
+        The stream is read to its end even after the final snapshot (the server closes right
+        after it), so that no half-read HTTP response is left to the garbage collector.
+        """
+        final: RunSnapshot | None = None
         try:
-            async for item in stream:
-                if isinstance(item, TextDelta):
-                    self._streamed_text = True
-                    self._mediator.message_delta(item.text)
-                    continue
-                if self._run_id is None:
-                    self._run_started(item)
-                elif item.status.is_active and item.status is not last:
-                    self._mediator.heartbeat(item.status.value)
-                last = item.status
-                if not item.status.is_active:
-                    return item
+            final = await self._consume(stream)
         except BackendError as exc:
             if self._run_id is None or not exc.retryable:
                 raise
@@ -228,9 +225,34 @@ class AssistantProxy:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
+        if final is not None:
+            return final
         if self._run_id is None:
             raise ExchangeFailedError("the stream ended before the run started")
         return await self._poll(thread_id, self._run_id)
+
+    async def _consume(self, stream: AsyncIterator[StreamItem]) -> RunSnapshot | None:
+        """Turn stream items into mediator triggers; the final snapshot, if one came."""
+        last: RunStatus | None = None
+        final: RunSnapshot | None = None
+        try:
+            async for item in stream:
+                if final is not None:
+                    continue
+                if isinstance(item, TextDelta):
+                    self._streamed_text = True
+                    self._mediator.message_delta(item.text)
+                elif self._run_id is None:
+                    self._run_started(item)
+                elif item.status.is_active and item.status is not last:
+                    self._mediator.heartbeat(item.status.value)
+                if isinstance(item, RunSnapshot):
+                    last = item.status
+                    final = None if item.status.is_active else item
+        except BackendError:
+            if final is None:
+                raise  # a break after the final snapshot loses nothing that matters
+        return final
 
     async def _poll(self, thread_id: str, run_id: str) -> RunSnapshot:
         """Read the run, retrying transient failures until the exchange deadline."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from typing import Any
 
@@ -46,3 +47,12 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_database(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Conversations in tests record into a throwaway sqlite file, never the checkout's
+    `dbstorage/` (subprocesses inherit it through the environment)."""
+    if "DATABASE_URL" not in os.environ:
+        path = tmp_path_factory.mktemp("db") / "session.db"
+        os.environ["DATABASE_URL"] = f"sqlite:///{path}"

@@ -235,8 +235,8 @@ class AssistantsBackend(Backend):
                         snapshot = snapshot_from_run(event.data)
                         run_id = snapshot.run_id
                         yield snapshot
-                        if not snapshot.status.is_active:
-                            return
+                        # After the final snapshot the server sends `done` and closes; the
+                        # stream is read to its end so no half-read response is left behind.
                     elif name == "thread.message.delta":
                         for block in event.data.delta.content or []:
                             if block.type == "text" and block.text and block.text.value:

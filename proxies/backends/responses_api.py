@@ -257,10 +257,7 @@ class ResponsesBackend(Backend):
                     if event.type == "response.output_text.delta":
                         yield TextDelta(exchange.id, event.delta)
                     elif event.type in _LIFECYCLE:
-                        snapshot = self._record(exchange, event.response)
-                        yield snapshot
-                        if not snapshot.status.is_active:
-                            return
+                        yield self._record(exchange, event.response)
                     elif event.type == "error":
                         raise BackendServerError(event.message, code=event.code)
 
