@@ -19,6 +19,7 @@ from pathlib import Path
 from conversation.demo import DEMO_ASSISTANT_ID, demo_definition
 from conversation.settings import SettingsError, load_settings
 from conversation.wiring import make_backend
+from persistence import PersistenceError
 from proxies.errors import BackendError
 
 
@@ -34,10 +35,14 @@ def write_env(path: Path, assistant_id: str) -> None:
 
 
 async def create(model: str) -> tuple[str, bool]:
+    """Create the assistant; also say whether it lives only as long as this process."""
     settings = load_settings()
     backend = make_backend(settings)
+    # Offline, the Assistants protocol keeps assistants in the in-process emulator; the
+    # Responses definitions are stored in the toolkit's database and outlive the process.
+    ephemeral = settings.offline and settings.protocol == "assistants"
     try:
-        return await backend.create_assistant(demo_definition(model)), settings.offline
+        return await backend.create_assistant(demo_definition(model)), ephemeral
     finally:
         await backend.aclose()
 
@@ -49,13 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", default=".env", type=Path, help="the .env file to update")
     args = parser.parse_args(argv)
     try:
-        assistant_id, offline = asyncio.run(create(args.model))
-    except (SettingsError, BackendError) as exc:
+        assistant_id, ephemeral = asyncio.run(create(args.model))
+    except (SettingsError, BackendError, PersistenceError) as exc:
         print(f"Could not create the assistant: {exc}", file=sys.stderr)
         return 1
     print(assistant_id)
     to_store = assistant_id
-    if offline:
+    if ephemeral:
         print(
             f"(offline emulator: this assistant lives only as long as this process; the demo "
             f"assistant {DEMO_ASSISTANT_ID} is always there)",

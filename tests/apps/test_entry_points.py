@@ -107,21 +107,52 @@ def test_seed_snippet_runs_verbatim_offline(tmp_path: Path) -> None:
     assert "NVDA" in result.stdout.split("Assistant: ")[1]
 
 
-def test_assistant_setup_creates_from_registry_and_writes_env(tmp_path: Path) -> None:
+def test_assistant_setup_stores_a_responses_assistant_the_chat_then_uses(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("MEDIATOR_TYPE=basic\nASSISTANT_ID=old\n")
+    env = _clean_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'setup.db'}")
     result = _run(
         [str(ROOT / "assistant_setup.py"), "--write-env", "--env-file", str(env_file)],
         "",
         tmp_path,
-        _clean_env(tmp_path),
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    assistant_id = result.stdout.strip()
+    assert assistant_id.startswith("asst_")
+    text = env_file.read_text()
+    assert "MEDIATOR_TYPE=basic" in text
+    assert f"ASSISTANT_ID={assistant_id}" in text
+    assert "ASSISTANT_ID=old" not in text
+    # A new process finds the stored definition (model, instructions, tools) by that id.
+    chat = _run([str(ROOT / "terminal_chat.py")], "price of AAPL\nexit\n", tmp_path, env)
+    assert chat.returncode == 0, chat.stderr
+    assert "System: get_stock_price" in chat.stdout
+
+
+def test_assistant_setup_on_the_offline_assistants_protocol_keeps_the_demo_id(
+    tmp_path: Path,
+) -> None:
+    env_file = tmp_path / ".env"
+    env = _clean_env(tmp_path, ASSISTANT_BACKEND="assistants")
+    result = _run(
+        [str(ROOT / "assistant_setup.py"), "--write-env", "--env-file", str(env_file)],
+        "",
+        tmp_path,
+        env,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("asst_")
-    text = env_file.read_text()
-    assert "MEDIATOR_TYPE=basic" in text
-    assert f"ASSISTANT_ID={_sample_assistant_id()}" in text
-    assert "ASSISTANT_ID=old" not in text
+    assert "lives only as long as this process" in result.stderr
+    assert f"ASSISTANT_ID={_sample_assistant_id()}" in env_file.read_text()
+
+
+def test_unknown_responses_assistant_is_a_clear_error(tmp_path: Path) -> None:
+    env = _clean_env(tmp_path, ASSISTANT_ID="asst_nobody_made")
+    result = _run([str(ROOT / "terminal_chat.py")], "hello\nexit\n", tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert "No assistant definition found with id 'asst_nobody_made'" in result.stdout
+    assert "assistant_setup.py" in result.stdout
 
 
 @pytest.mark.parametrize("mediator_type", ["basic", "stateMachine"])
