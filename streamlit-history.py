@@ -1,0 +1,419 @@
+"""Browse the recorded history: `streamlit run streamlit-history.py`.
+
+Conversations, then the runs of the selected conversation, then the events of the selected run,
+read through `persistence.HistoryStore` from ``DATABASE_URL`` (default: the sqlite file under
+``dbstorage/``), one page at a time in SQL, filtered from the sidebar. The grids are
+streamlit-aggrid's community edition with single-row selection; a selection made in a grid is
+written to ``st.session_state`` (``selected_conversation``, ``selected_run``, ``selected_event``)
+and the page reads it from there, so it can also be set without a grid. ``?grid=dataframe`` or
+``HISTORY_GRID=dataframe`` uses ``st.dataframe`` row selection instead of AgGrid. Everything a
+conversation recorded is untrusted and shown as text: grid cells, ``st.text``, ``st.code``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from st_aggrid import AgGrid, GridOptionsBuilder
+
+import persistence
+from mediator.script import State
+from persistence import HistoryStore, Page, RunRow, Timeline
+
+PAGE_SIZES = (10, 25, 50, 100)
+ANY = "(any)"
+SNIPPET = 120
+GRID_HEADER_PX, GRID_ROW_PX, GRID_MAX_ROWS, CHAR_PX, LONG_TEXT = 40, 29, 12, 6.6, 24
+SELECTIONS = ("selected_conversation", "selected_run", "selected_event")
+KIND_COLOURS = {"state": "#4c78a8", "tool call": "#f58518", "tool error": "#e45756"}
+SETUP_STEPS = (
+    "python db_setup.py              # create the database and its tables (safe to rerun)",
+    "python terminal_chat.py         # then record a conversation in the terminal,",
+    "streamlit run streamlit-chat.py # or in the browser",
+)
+READS = frozenset(
+    {"list_conversations", "count_conversations", "list_assistants", "list_runs"}
+    | {"list_messages", "list_run_events", "run_timeline", "check_schema"}
+)
+
+# -- reading: one store (engine) per database for the process, answers cached for 5 s ------
+
+
+@st.cache_resource(show_spinner=False)
+def store_for(url: str) -> HistoryStore:
+    return HistoryStore(url)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def read(url: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    """`HistoryStore.<name>(*args, **kwargs)` on `url`'s database, cached by its arguments."""
+    if name not in READS:
+        raise ValueError(f"not a history read: {name}")
+    if name == "check_schema":
+        return persistence.check_schema(store_for(url).engine)
+    return getattr(store_for(url), name)(*args, **kwargs)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a sqlite URL names (None for other databases and in-memory sqlite)."""
+    database = url.partition(":///")[2].split("?", 1)[0] if url.startswith("sqlite") else ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def stop_with_setup(headline: str, detail: str | None = None, *, create: bool = True) -> None:
+    """Say what is missing and the commands that fill the database, then stop the page."""
+    st.warning(headline, icon=":material/database:")
+    if detail:
+        st.text(detail)
+    steps = [SETUP_STEPS[0]] if create else []
+    st.code("\n".join([*steps, *SETUP_STEPS[1:]]), language="bash")
+    st.stop()
+
+
+def stop_with_error(headline: str, detail: str) -> None:
+    st.error(headline, icon=":material/error:")
+    st.text(detail)
+    st.stop()
+
+
+def open_database() -> tuple[str, str]:
+    """(URL, URL to show) of a database whose schema is current; stops the page otherwise."""
+    url = persistence.database_url()
+    try:
+        shown = persistence.display_url(url)
+    except Exception as exc:  # any parse failure: the URL itself is wrong
+        hidden = re.sub(r"//[^@/]*@", "//***@", url)
+        stop_with_error("DATABASE_URL is not a valid database URL.", f"{hidden}\n{exc}")
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():  # connecting would create an empty file
+        stop_with_setup(f"No history database yet: {path} does not exist.")
+    try:
+        read(url, "check_schema")
+    except persistence.SchemaNotReadyError as exc:
+        stop_with_setup(f"The history database at {shown} is not set up.", str(exc))
+    except persistence.DatabaseUnavailableError as exc:
+        stop_with_error(f"Cannot reach the database named by DATABASE_URL ({shown}).", exc.reason)
+    except persistence.SchemaError as exc:
+        stop_with_error(f"The database named by DATABASE_URL ({shown}) cannot be read.", str(exc))
+    except Exception as exc:  # a driver missing, a bad option...: name the setting, no traceback
+        stop_with_error(f"DATABASE_URL ({shown}) cannot be opened.", f"{type(exc).__name__}: {exc}")
+    return url, shown
+
+
+# -- rows as tables and charts ------------------------------------------------------------
+
+
+def ident(value: object) -> str:
+    """An id made safe to put in markdown (ids come from the remote API)."""
+    return re.sub(r"[^\w.:-]", "", str(value))[:80]
+
+
+def stamp(at: datetime | None, *, ms: bool = False) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[: 23 if ms else 19] if at else ""
+
+
+def snippet(text: str | None) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
+
+
+def cell(value: object) -> object:
+    """A value as a grid shows it: times in UTC, long text cut short, nothing as blank."""
+    if isinstance(value, datetime):
+        return stamp(value)
+    if isinstance(value, float):
+        return f"{value:.3f} s"
+    return snippet(value) if isinstance(value, str) else "" if value is None else value
+
+
+def table(rows: Sequence[Any], columns: dict[str, str]) -> pd.DataFrame:
+    """The `columns` (attribute: heading) of `rows` as a grid's table."""
+    cells = [[cell(getattr(row, attribute)) for attribute in columns] for row in rows]
+    return pd.DataFrame(cells, columns=list(columns.values()))
+
+
+CONVERSATION_COLUMNS = {
+    "id": "Conversation",
+    "title": "Title",
+    "assistant_id": "Assistant",
+    "run_count": "Runs",
+    "message_count": "Messages",
+    "last_status": "Last status",
+    "updated_at": "Updated (UTC)",
+}
+RUN_COLUMNS = {
+    "id": "Run",
+    "status": "Status",
+    "started_at": "Started (UTC)",
+    "duration_s": "Duration",
+    "event_count": "Events",
+    "tool_call_count": "Tool calls",
+    "error_code": "Error",
+    "error_message": "Error message",
+}
+EVENT_COLUMNS = {
+    "seq": "Seq",
+    "type": "Type",
+    "state": "State",
+    "tool_name": "Tool",
+    "input": "Input",
+    "output": "Output",
+    "code": "Error",
+}
+
+
+def timeline_chart(line: Timeline, origin: datetime) -> alt.Chart:
+    """State intervals and tool-call spans as bars, in ms since the user's message."""
+    end = max([s.end for s in line.states] + [line.ended_at or line.started_at])
+    least = max((end - origin).total_seconds() * 1000 / 150, 0.5)  # a zero-length span shows
+
+    def bar(lane: str, kind: str, start: datetime, stop: datetime, note: str) -> tuple[Any, ...]:
+        begin = (start - origin).total_seconds() * 1000
+        length = (stop - start).total_seconds() * 1000
+        return lane, kind, begin, begin + max(length, least), round(length, 1), note
+
+    bars = [bar(s.state, "state", s.start, s.end, s.trigger or "") for s in line.states]
+    for call in line.tool_calls:
+        if start := call.start:
+            kind = "tool error" if call.is_error else "tool call"
+            stop = call.end or call.submitted_at or start
+            bars.append(bar(f"tool: {call.name}", kind, start, stop, call.call_id))
+    lanes = list(dict.fromkeys(b[0] for b in bars))
+    colours = alt.Scale(domain=list(KIND_COLOURS), range=list(KIND_COLOURS.values()))
+    return (
+        alt.Chart(pd.DataFrame(bars, columns=["lane", "kind", "from", "to", "ms", "note"]))
+        .mark_bar(cornerRadius=2)
+        .encode(
+            x=alt.X("from:Q", title="ms since the user's message"),
+            x2="to:Q",
+            y=alt.Y("lane:N", sort=lanes, title=None, axis=alt.Axis(labelLimit=220)),
+            color=alt.Color("kind:N", scale=colours, legend=alt.Legend(orient="top", title=None)),
+            tooltip=["lane:N", "kind:N", alt.Tooltip("ms:Q", title="duration (ms)"), "note:N"],
+        )
+        .properties(height=alt.Step(24))
+    )
+
+
+# -- widgets: pages and single-selection grids ----------------------------------------------
+
+
+def page_offset(key: str, size: int) -> int:
+    """The offset of the page chosen in the `key` page input (drawn by `pager`)."""
+    return (int(st.session_state.get(key, 1)) - 1) * size
+
+
+def pager(key: str, page: Page[Any], what: str) -> None:
+    first = page.offset + 1 if page.items else 0
+    shown = f"{first}–{page.offset + len(page.items)} of {page.total} {what}"
+    pages = max(1, -(-page.total // page.limit))
+    if pages == 1:
+        st.caption(shown)
+        return
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    left.caption(shown)
+    right.number_input(f"Page (of {pages})", 1, pages, step=1, key=key)
+
+
+def aggrid_pick(frame: pd.DataFrame, key: str, current: list[int], id_column: str) -> str | None:
+    options = GridOptionsBuilder.from_dataframe(frame)
+    options.configure_default_column(resizable=True, filter=False, sortable=False)
+    options.configure_selection("single", pre_selected_rows=[str(i) for i in current])
+    grid = options.build()
+    grid.pop("autoSizeStrategy", None)
+    for column in grid["columnDefs"]:  # the id and short values whole; long text fills the rest
+        column["type"] = [t for t in column["type"] if not t.endswith("Filter")]
+        longest = max(len(str(v)) for v in [column["headerName"], *frame[column["field"]]])
+        long = longest > LONG_TEXT and column["field"] != id_column
+        column.update(flex=8 if long else 1, minWidth=120 if long else CHAR_PX * longest + 32)
+    height = GRID_HEADER_PX + GRID_ROW_PX * min(len(frame), GRID_MAX_ROWS)
+    response = AgGrid(frame.copy(), grid, height, key=key, update_on=["selectionChanged"])
+    rows = response.selected_rows
+    return None if rows is None or rows.empty else str(rows.iloc[0][id_column])
+
+
+def pick(frame: pd.DataFrame, *, key: str, id_column: str, state: str) -> None:
+    """Draw `frame` with single-row selection; a new selection made in it goes to `state`."""
+    ids = [str(v) for v in frame[id_column]]
+    current = [i for i, v in enumerate(ids) if v == str(st.session_state.get(state))]
+    if st.query_params.get("grid", os.environ.get("HISTORY_GRID", "")).lower() == "dataframe":
+        event = st.dataframe(
+            frame,
+            key=key,
+            on_select="rerun",
+            selection_mode="single-row",
+            hide_index=True,
+            selection_default={"selection": {"rows": current}},
+        )
+        chosen = ids[event.selection.rows[0]] if event.selection.rows else None
+    else:
+        chosen = aggrid_pick(frame, key, current, id_column)
+    reported = f"{key}:reported"
+    if chosen != st.session_state.get(reported):  # this grid's choice changed: it wins
+        st.session_state[reported] = st.session_state[state] = chosen
+
+
+def drill(page: Page[Any], columns: dict[str, str], *, key: str, what: str, state: str) -> Any:
+    """One level: its page, its grid, and the row of this page selected in it (or None).
+
+    The first of `columns` is the rows' id. A selection that is not on this page is cleared.
+    """
+    pager(f"page-{key}", page, what)
+    id_attribute = next(iter(columns))
+    frame = table(page.items, columns)
+    pick(frame, key=f"{key}-{page.offset}", id_column=columns[id_attribute], state=state)
+    selected = str(st.session_state.get(state))
+    row = next((r for r in page.items if str(getattr(r, id_attribute)) == selected), None)
+    if row is None:
+        st.session_state[state] = None
+    return row
+
+
+# -- the page -------------------------------------------------------------------------------
+
+
+def sidebar_filters(url: str, shown: str) -> tuple[dict[str, Any], int]:
+    """The conversation filters chosen in the sidebar (as store arguments) and the page size."""
+    bar = st.sidebar
+    if bar.button("Refresh", icon=":material/refresh:", width="stretch"):
+        read.clear()
+    bar.header("Filters")
+    names = {a.id: f"{a.name} ({a.id})" if a.name else a.id for a in read(url, "list_assistants")}
+    assistant = bar.selectbox(
+        "Assistant", [ANY, *names], key="filter_assistant", format_func=lambda v: names.get(v, v)
+    )
+    status = bar.selectbox(
+        "Run status",
+        [ANY, *(s.value for s in State if s is not State.NEW)],
+        key="filter_status",
+        help="Conversations with a run in this state",
+    )
+    left, right = bar.columns(2)
+    since: date | None = left.date_input("From", value=None, key="filter_from")
+    until: date | None = right.date_input("To", value=None, key="filter_to")
+    text = bar.text_input("Text in messages", key="filter_text", help="Every word, whole words")
+    size = bar.selectbox("Rows per page", PAGE_SIZES, index=1, key="page_size")
+    if since and until and since > until:
+        bar.warning("From is after To: dates ignored.")
+        since = until = None
+    bar.caption(f"Database: `{shown}`")
+    return {
+        "assistant_id": None if assistant == ANY else assistant,
+        "status": None if status == ANY else status,
+        "since": datetime.combine(since, time.min, UTC) if since else None,
+        "until": datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None,
+        "text": text.strip() or None,
+    }, int(size)
+
+
+def conversation_level(url: str, filters: dict[str, Any], size: int) -> tuple[Page[Any], Any]:
+    key = f"conversations-{hashlib.sha1(repr(filters).encode()).hexdigest()[:10]}-{size}"
+    offset = page_offset(f"page-{key}", size)
+    page = read(url, "list_conversations", limit=size, offset=offset, **filters)
+    st.subheader("Conversations")
+    if not page.total:
+        if read(url, "count_conversations"):
+            st.info("No conversation matches these filters.")
+            return page, None
+        stop_with_setup("No conversations recorded yet.", create=False)
+    args = {"key": key, "what": "conversations", "state": "selected_conversation"}
+    return page, drill(page, CONVERSATION_COLUMNS, **args)
+
+
+def conversation_detail(url: str, conversation: Any, size: int) -> RunRow | None:
+    cid = conversation.id
+    st.subheader(f"Conversation {ident(cid)}")
+    said = read(url, "list_messages", cid, limit=size, offset=page_offset(f"page-msgs-{cid}", size))
+    with st.expander(f"Messages ({said.total})", icon=":material/forum:"):
+        pager(f"page-msgs-{cid}", said, "messages")
+        for message in said.items:
+            st.caption(f"{ident(message.role)} · {stamp(message.created_at)} UTC")
+            st.text(message.text)
+    key = f"runs-{cid}-{size}"
+    page = read(url, "list_runs", cid, limit=size, offset=page_offset(f"page-{key}", size))
+    if not page.items:
+        st.info("No runs: this conversation's exchanges failed before a run started.")
+        return None
+    return drill(page, RUN_COLUMNS, key=key, what="runs", state="selected_run")
+
+
+def run_detail(url: str, run: RunRow, size: int) -> None:
+    st.subheader(f"Run {ident(run.id)}")
+    if run.status != State.COMPLETED:
+        code = f" ({ident(run.error_code)})" if run.error_code else ""
+        st.error(f"Run {ident(run.status)}{code}", icon=":material/error:")
+        if run.error_message:
+            st.code(run.error_message, language=None, wrap_lines=True)
+    line: Timeline = read(url, "run_timeline", run.id)
+    origin = min([s.start for s in line.states] + [line.started_at])
+    st.caption("Timeline: states and tool calls")
+    st.altair_chart(timeline_chart(line, origin), width="stretch")
+    key = f"events-{run.id}-{size}"
+    page = read(url, "list_run_events", run.id, limit=size, offset=page_offset(f"page-{key}", size))
+    if st.session_state.get("selected_event_run") != run.id:  # seqs repeat from run to run
+        st.session_state["selected_event_run"], st.session_state["selected_event"] = run.id, None
+    event = drill(page, EVENT_COLUMNS, key=key, what="events", state="selected_event")
+    if event is None:
+        st.caption("Select an event to see its whole input and output.")
+        return
+    after = (event.at - origin).total_seconds() * 1000
+    trigger = f", trigger {ident(event.trigger)}" if event.trigger else ""
+    st.markdown(
+        f"**Event {event.seq}: {ident(event.type)}** in state {ident(event.state)}"
+        f"{trigger}, at {stamp(event.at, ms=True)} UTC (+{after:.1f} ms)"
+    )
+    for label, text in (("Input", event.input), ("Output", event.output)):
+        if text:
+            st.caption(label)
+            st.code(pretty(text), language=None, wrap_lines=True)
+
+
+def pretty(text: str) -> str:
+    """JSON indented for reading; anything else as it is."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def metrics(box: Any, page: Page[Any], conversation: Any, run: RunRow | None) -> None:
+    one, two, three, four = box.columns(4)
+    one.metric("Conversations", page.total, border=True, help="Matching the filters")
+    runs = conversation.run_count if conversation else "–"
+    two.metric("Runs", runs, border=True, help="Of the selected conversation")
+    three.metric("Events", run.event_count if run else "–", border=True, help="Of the selected run")
+    took = (cell(run.duration_s) or "running") if run else "–"
+    four.metric("Run duration", took, border=True)
+
+
+def main() -> None:
+    st.set_page_config("Conversation history", ":material/history:", layout="wide")
+    st.title("Conversation history")
+    st.caption("What the mediator recorded: pick a conversation, then one of its runs.")
+    for name in SELECTIONS:
+        st.session_state.setdefault(name, None)
+    url, shown = open_database()
+    filters, size = sidebar_filters(url, shown)
+    header = st.container()
+    try:
+        page, conversation = conversation_level(url, filters, size)
+        run = conversation_detail(url, conversation, size) if conversation else None
+        if run is not None:
+            run_detail(url, run, size)
+    except persistence.HistoryQueryError as exc:
+        stop_with_error("The history query was refused.", str(exc))
+    metrics(header, page, conversation, run)
+
+
+main()
