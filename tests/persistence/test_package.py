@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_exported_names_are_pinned() -> None:
     assert sorted(persistence.__all__) == sorted(
         [
-            "DEFAULT_DATABASE_URL", "MAX_LIMIT", "AssistantRecord", "AssistantRow",
+            "DEFAULT_DATABASE_URL", "MAX_LIMIT", "AssistantRecord", "AssistantRow", "AssistantStore",
             "ConversationRow", "DatabaseUnavailableError", "HistoryQueryError", "HistoryStore",
             "MessageRow", "Page", "PersistenceError", "Recorder", "RecorderStats", "RunEventRow",
             "RunNotFoundError", "RunRow", "SchemaChange", "SchemaError", "SchemaNotReadyError",
@@ -61,3 +61,24 @@ def test_the_engine_makes_the_default_folder_not_the_import(
     assert not (tmp_path / "dbstorage" / "assistant_mediator.db").exists()  # no connection yet
     assert engine.url.database == "dbstorage/assistant_mediator.db"
     engine.dispose()
+
+
+def test_assistant_store_round_trips_a_definition(tmp_path: object) -> None:
+    from persistence import AssistantRecord, AssistantStore
+
+    store = AssistantStore(f"sqlite:///{tmp_path}/assistants.db")
+    record = AssistantRecord(
+        id="asst_local_1",
+        name="Demo",
+        model="offline-demo",
+        backend="responses",
+        instructions="Be brief.",
+        tools=({"type": "function", "name": "get_stock_price", "parameters": {}},),
+    )
+    assert store.get("asst_local_1") is None
+    store.save(record)
+    found = store.get("asst_local_1")
+    store.close()
+    assert found is not None
+    assert (found.name, found.model, found.instructions) == ("Demo", "offline-demo", "Be brief.")
+    assert found.tools == record.tools
