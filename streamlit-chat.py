@@ -1,0 +1,291 @@
+"""Chat with an assistant in the browser: `streamlit run streamlit-chat.py`.
+
+One conversation per browser session: only its thread id and transcript live in
+`st.session_state`; nothing is shared between sessions. Each prompt opens the conversation on a
+fresh event loop, runs one exchange and closes it, so no loop-bound object outlives a rerun.
+Tool calls appear as "System" messages, shown as plain text (tool input and output are
+untrusted), and the run's progress is shown live in a status box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Callable, Generator
+from dataclasses import dataclass, field
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.elements.lib.mutable_status_container import StatusContainer
+
+import conversation
+from emulator import DEMO_ASSISTANT_ID
+from mediator.events import MediatorEvent, MessageDelta, StateChanged, ToolExecuted
+
+SYSTEM_AVATAR = ":material/build:"
+OFFLINE_NOTE = "Offline demo: built-in emulator, simulated quotes"
+NO_ASSISTANT = (
+    "No assistant ID: set ASSISTANT_ID (in `.env` or the environment) or run "
+    "`python assistant_setup.py --write-env`, or enter an ID in the sidebar."
+)
+
+
+# -- what a turn is, and how events become lines (no Streamlit here) -------------------------
+
+
+@dataclass
+class Turn:
+    """One prompt and everything its exchange produced, kept to redraw the page on rerun."""
+
+    prompt: str
+    tool_calls: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    reply: str | None = None
+    error: str | None = None
+
+
+def tool_line(event: ToolExecuted) -> str:
+    """The System message for one tool call: name, arguments and output, as the seed showed."""
+    failed = f" (error: {event.result.error_type or 'unknown'})" if event.result.is_error else ""
+    return f"{event.call.name}({event.call.arguments}) → {event.result.output}{failed}"
+
+
+def event_line(event: MediatorEvent, *, everything: bool) -> str | None:
+    """The status line for `event`: state changes and tool calls, or every event if asked."""
+    if isinstance(event, MessageDelta):
+        return None
+    if everything or isinstance(event, StateChanged | ToolExecuted):
+        return str(event)
+    return None
+
+
+def as_markdown(text: str) -> str:
+    """Keep the reply's line breaks: a single newline is a hard break, not a space."""
+    return text.replace("\n", "  \n")
+
+
+def error_title(exc: conversation.ExchangeError) -> str:
+    if isinstance(exc, conversation.ExchangeTimeoutError):
+        return "The assistant did not answer in time"
+    if isinstance(exc, conversation.ExchangeCancelledError):
+        return "The exchange was cancelled"
+    return "The assistant could not answer"
+
+
+def status_label(turn: Turn) -> str:
+    calls = len(turn.tool_calls)
+    done = "Failed" if turn.error else "Completed"
+    return f"{done}: {calls} tool call{'' if calls == 1 else 's'}"
+
+
+def run_stream(make: Callable[[], AsyncGenerator[str]]) -> Generator[str]:
+    """Pull an async generator's chunks on one fresh event loop (what `asyncio.run` does).
+
+    `st.write_stream` must pull the reply chunk by chunk, so the exchange cannot simply be
+    `asyncio.run` to completion; `asyncio.Runner` is the machinery of `asyncio.run`, kept open
+    while the chunks are pulled and closed (tasks cancelled, loop closed) at the end.
+    """
+    with asyncio.Runner() as runner:
+        agen = make()
+
+        async def step() -> str:
+            return await anext(agen)
+
+        try:
+            while True:
+                try:
+                    chunk = runner.run(step())
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        finally:
+            runner.run(agen.aclose())
+
+
+# -- the exchange ---------------------------------------------------------------------------
+
+
+class LiveView:
+    """Where one exchange is drawn while it runs: a status box and the System messages."""
+
+    def __init__(
+        self, turn: Turn, status: StatusContainer, tools_area: DeltaGenerator, everything: bool
+    ) -> None:
+        self.turn, self.status, self.tools_area = turn, status, tools_area
+        self.everything = everything
+
+    def show(self, event: MediatorEvent) -> None:
+        if isinstance(event, ToolExecuted):
+            line = tool_line(event)
+            self.turn.tool_calls.append(line)
+            with self.tools_area, st.chat_message("System", avatar=SYSTEM_AVATAR):
+                st.text(line)
+        if isinstance(event, StateChanged):
+            self.status.update(label=f"Running: {event.state}")
+        if (text := event_line(event, everything=self.everything)) is not None:
+            self.turn.events.append(text)
+            self.status.text(text)
+
+
+async def exchange(
+    settings: conversation.Settings, assistant_id: str, turn: Turn, view: LiveView
+) -> AsyncGenerator[str]:
+    """Run one exchange; draw its events as they arrive and yield the reply's text."""
+    thread_id = st.session_state.thread_id
+    async with conversation.open_conversation(
+        assistant_id, settings=settings, thread_id=thread_id
+    ) as chat:
+        st.session_state.thread_id = chat.conversation_id
+        inbox: asyncio.Queue[MediatorEvent | None] = asyncio.Queue()
+        streamed = False
+        with chat.on_event(inbox.put_nowait):  # this conversation only, closed on exit
+            asking = asyncio.create_task(chat.ask(turn.prompt))
+            asking.add_done_callback(lambda _: inbox.put_nowait(None))
+            try:
+                while (event := await inbox.get()) is not None:
+                    if isinstance(event, MessageDelta):
+                        streamed = True
+                        yield as_markdown(event.delta)
+                    else:
+                        view.show(event)
+                reply = await asking  # raises the exchange's ExchangeError
+            finally:  # a rerun or stop mid-exchange: stop waiting, leave no task behind
+                asking.cancel()
+                await asyncio.gather(asking, return_exceptions=True)
+            while not inbox.empty():
+                if (late := inbox.get_nowait()) is not None and not isinstance(late, MessageDelta):
+                    view.show(late)
+        turn.reply = reply
+        turn.steps = [f"{s.type} ({s.status}): {s.detail}" for s in chat.last_steps]
+    if not streamed:
+        yield as_markdown(reply)
+
+
+async def open_thread(settings: conversation.Settings, assistant_id: str) -> str | None:
+    async with conversation.open_conversation(assistant_id, settings=settings) as chat:
+        return chat.conversation_id
+
+
+# -- drawing --------------------------------------------------------------------------------
+
+
+def show_system(line: str) -> None:
+    with st.chat_message("System", avatar=SYSTEM_AVATAR):
+        st.text(line)
+
+
+def show_steps(turn: Turn) -> None:
+    if turn.steps:
+        with st.expander(f"Run steps ({len(turn.steps)})"):
+            for line in turn.steps:
+                st.text(line)
+
+
+def show_turn(turn: Turn) -> None:
+    """Redraw a finished turn from the session's transcript."""
+    with st.chat_message("user"):
+        st.markdown(turn.prompt)
+    for line in turn.tool_calls:
+        show_system(line)
+    with st.chat_message("assistant"):
+        with st.status(status_label(turn), state="error" if turn.error else "complete"):
+            for line in turn.events:
+                st.text(line)
+        if turn.reply is not None:
+            st.markdown(as_markdown(turn.reply))
+        if turn.error is not None:
+            st.error(turn.error)
+        show_steps(turn)
+
+
+def run_turn(settings: conversation.Settings, assistant_id: str, prompt: str) -> None:
+    """Draw and run one exchange live, then keep it in the transcript."""
+    turn = Turn(prompt)
+    with st.chat_message("user"):
+        st.markdown(prompt)
+    tools_area = st.container()
+    try:
+        with st.chat_message("assistant"):
+            everything = bool(st.session_state.get("live", False))
+            status = st.status("Running: ready", expanded=everything)
+            view = LiveView(turn, status, tools_area, everything)
+            stream = run_stream(lambda: exchange(settings, assistant_id, turn, view))
+            try:
+                with contextlib.closing(stream):
+                    st.write_stream(stream)
+            except conversation.ExchangeError as exc:
+                turn.error = f"{error_title(exc)}: {exc}"
+            except Exception as exc:  # the page must survive an unexpected backend error
+                turn.error = f"Something went wrong ({type(exc).__name__}): {exc}"
+            if turn.error is not None:
+                st.error(turn.error)
+            status.update(
+                label=status_label(turn),
+                state="error" if turn.error else "complete",
+                expanded=False,
+            )
+            show_steps(turn)
+    finally:  # also on rerun/stop (BaseException): the prompt stays in the transcript
+        if turn.reply is None and turn.error is None:
+            turn.error = "Interrupted before the reply arrived."
+        st.session_state.turns.append(turn)
+
+
+def start_new(settings: conversation.Settings, assistant_id: str) -> None:
+    st.session_state.turns = []
+    st.session_state.thread_id = None
+    st.session_state.assistant_id = assistant_id
+    try:
+        st.session_state.thread_id = asyncio.run(open_thread(settings, assistant_id))
+    except Exception as exc:
+        st.session_state.start_error = (
+            f"Could not start a conversation ({type(exc).__name__}): {exc}"
+        )
+
+
+def sidebar(settings: conversation.Settings) -> str:
+    """The assistant id field, Start, and the live toggle; returns the field's value."""
+    with st.sidebar:
+        st.title("Assistant chat")
+        default = settings.assistant_id or (DEMO_ASSISTANT_ID if settings.offline else "")
+        assistant_id = st.text_input("Assistant ID", value=default, key="asst_id").strip()
+        if st.button("Start", key="start", type="primary", disabled=not assistant_id):
+            start_new(settings, assistant_id)
+        st.toggle("show steps live", key="live")
+        if settings.offline:
+            st.caption(OFFLINE_NOTE)
+    return assistant_id
+
+
+def main() -> None:
+    st.set_page_config(page_title="Assistant chat", page_icon=":material/forum:")
+    st.session_state.setdefault("turns", [])
+    st.session_state.setdefault("thread_id", None)
+    try:
+        settings = conversation.load_settings()
+    except conversation.SettingsError as exc:
+        st.error(f"Configuration error: {exc}")
+        st.stop()
+    field_id = sidebar(settings)
+    assistant_id = st.session_state.get("assistant_id") or field_id
+    header = st.empty()  # redrawn once the first prompt has created the thread
+    header.header(st.session_state.thread_id or "New conversation", anchor=False)
+    if error := st.session_state.pop("start_error", None):
+        st.error(error)
+    if not assistant_id:
+        st.warning(NO_ASSISTANT)
+    else:
+        st.caption(f"Assistant {assistant_id}")
+    for turn in st.session_state.turns:
+        show_turn(turn)
+    prompt = st.chat_input(
+        "Ask the assistant", submit_mode="disable", disabled=not assistant_id, key="prompt"
+    )
+    if prompt and prompt.strip() and assistant_id:
+        st.session_state.assistant_id = assistant_id
+        run_turn(settings, assistant_id, prompt.strip())
+        header.header(st.session_state.thread_id or "New conversation", anchor=False)
+
+
+main()

@@ -1,0 +1,144 @@
+"""streamlit-chat.py as people use it: `streamlit run` in a subprocess, headless Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from emulator import CallTools, EmulatorServer, Reply, ScriptedModel, ToolSpec
+from tests.pages.conftest import (
+    APP_WAIT_MS,
+    clean_env,
+    open_app,
+    streamlit_server,
+    wait_for_app_run,
+)
+
+APP = "streamlit-chat.py"
+
+
+@pytest.fixture
+def offline_app(tmp_path: Path) -> Iterator[str]:
+    """The chat page on a fresh machine: no key, so the built-in emulator serves it."""
+    with streamlit_server(APP, clean_env(), tmp_path) as url:
+        yield url
+
+
+def send(page: Any, prompt: str) -> None:
+    page.get_by_test_id("stChatInputTextArea").fill(prompt)
+    page.keyboard.press("Enter")
+
+
+def main_heading(page: Any) -> Any:
+    return page.locator("main").get_by_test_id("stHeading").first
+
+
+def test_exchange_with_tool_calls_on_the_real_page(browser: Any, offline_app: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_app(page, offline_app)
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("Offline demo")
+    expect(main_heading(page)).to_have_text("New conversation")
+
+    send(page, "Should I buy MSFT?")
+    expect(page.get_by_test_id("stChatMessageAvatarAssistant")).to_have_count(
+        1, timeout=APP_WAIT_MS
+    )
+    wait_for_app_run(page)
+
+    messages = page.get_by_test_id("stChatMessage")
+    expect(messages).to_have_count(4)
+    expect(page.get_by_test_id("stChatMessageAvatarCustom")).to_have_count(2)
+    expect(messages.nth(1)).to_contain_text('get_stock_price({"symbol": "MSFT"})')
+    expect(messages.nth(2)).to_contain_text("buy_or_sell(")
+    expect(messages.nth(3)).to_contain_text("For MSFT at")
+    expect(messages.nth(3)).to_contain_text("Completed: 2 tool calls")
+    expect(messages.nth(3)).to_contain_text("Run steps (")
+    expect(main_heading(page)).to_have_text(_conversation_id_pattern())
+    page.close()
+
+
+def test_two_browsers_each_see_only_their_own_conversation(browser: Any, offline_app: str) -> None:
+    alice = browser.new_context(viewport={"width": 1280, "height": 900})
+    bob = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        pages = {"alice": alice.new_page(), "bob": bob.new_page()}
+        for page in pages.values():
+            open_app(page, offline_app)
+        send(pages["alice"], "What is the price of AAPL?")
+        send(pages["bob"], "What is the price of NVDA?")  # both exchanges run at once
+        for page in pages.values():
+            expect(page.get_by_test_id("stChatMessageAvatarAssistant")).to_have_count(
+                1, timeout=APP_WAIT_MS
+            )
+            wait_for_app_run(page)
+
+        main = {name: page.locator("main") for name, page in pages.items()}
+        expect(main["alice"]).to_contain_text("AAPL")
+        expect(main["alice"]).not_to_contain_text("NVDA")
+        expect(main["bob"]).to_contain_text("NVDA")
+        expect(main["bob"]).not_to_contain_text("AAPL")
+        ids = {name: main_heading(page).inner_text() for name, page in pages.items()}
+        assert ids["alice"] != ids["bob"]
+        for page in pages.values():
+            expect(page.get_by_test_id("stChatMessage")).to_have_count(3)
+
+        pages["bob"].reload()  # a new session for Bob: he gets a new, empty page
+        wait_for_app_run(pages["bob"])
+        expect(pages["bob"].get_by_test_id("stChatMessage")).to_have_count(0)
+        expect(main_heading(pages["bob"])).to_have_text("New conversation")
+        expect(pages["alice"].get_by_test_id("stChatMessage")).to_have_count(3)
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_progress_is_shown_live_and_input_disabled_while_the_run_is_active(
+    browser: Any, tmp_path: Path
+) -> None:
+    model = ScriptedModel(
+        [
+            CallTools([ToolSpec("get_stock_price", {"symbol": "MSFT"})]),
+            Reply("Done after a slow turn.", delay=4.0),
+        ]
+    )
+    with EmulatorServer(model, poll_after_ms=50, queue_delay=0.0) as server:
+        env = clean_env(
+            OPENAI_API_KEY="some-test-key",
+            OPENAI_BASE_URL=server.base_url,
+            ASSISTANT_ID="asst_demo_stock",
+            QUOTE_SOURCE="simulated",
+        )
+        with streamlit_server(APP, env, tmp_path) as url:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            open_app(page, url)
+            send(page, "Is MSFT a buy?")
+
+            # The tool call shows up while the run is still going: the reply is 4 s away.
+            system = page.get_by_test_id("stChatMessage").filter(
+                has=page.get_by_test_id("stChatMessageAvatarCustom")
+            )
+            expect(system).to_contain_text('get_stock_price({"symbol": "MSFT"})', timeout=3000)
+            expect(page.get_by_test_id("stExpander").first).to_contain_text("Running")
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_disabled()
+            reply = page.get_by_test_id("stChatMessage").filter(
+                has=page.get_by_test_id("stChatMessageAvatarAssistant")
+            )
+            expect(reply).not_to_contain_text("Done after a slow turn.")
+
+            expect(reply).to_contain_text("Done after a slow turn.", timeout=APP_WAIT_MS)
+            wait_for_app_run(page)
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
+            expect(page.get_by_test_id("stExpander").first).to_contain_text(
+                "Completed: 1 tool call"
+            )
+            page.close()
+
+
+def _conversation_id_pattern() -> Any:
+    import re
+
+    return re.compile(r"^[a-z]+_[0-9A-Za-z]+$")

@@ -1,0 +1,173 @@
+"""streamlit-chat.py under AppTest: the script runs in-process, settings come from env vars."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pubsub import pub
+from streamlit.testing.v1 import AppTest
+
+from emulator import EmulatorServer, Fail, Reply, ScriptedModel
+from mediator.events import ALL_TOPICS
+from tests.pages.conftest import ROOT
+
+APP = str(ROOT / "streamlit-chat.py")
+TIMEOUT_S = 30
+
+
+def listener_count() -> int:
+    """Listeners subscribed to any mediator topic in this process's pypubsub tree."""
+    manager = pub.getDefaultTopicMgr()
+    topics = (manager.getTopic(name, okIfNone=True) for name in ALL_TOPICS)
+    return sum(len(topic.getListeners()) for topic in topics if topic is not None)
+
+
+def started_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def send(at: AppTest, prompt: str) -> None:
+    at.chat_input(key="prompt").set_value(prompt).run()
+    assert not at.exception
+
+
+def texts(block: object) -> list[str]:
+    return [t.value for t in block.text]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def scripted_emulator(monkeypatch: pytest.MonkeyPatch, app_env: Path) -> Iterator[EmulatorServer]:
+    """A separate emulator whose first run fails; the page talks to it like an online API."""
+    model = ScriptedModel([Fail(message="The scripted model failed this run."), Reply("Back up.")])
+    with EmulatorServer(model, poll_after_ms=10, queue_delay=0.0) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "some-test-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("ASSISTANT_ID", "asst_demo_stock")
+        yield server
+
+
+def test_offline_default_shows_the_demo_assistant_and_says_so(app_env: Path) -> None:
+    at = started_app()
+    assert at.sidebar.text_input(key="asst_id").value == "asst_demo_stock"
+    assert "Offline demo: built-in emulator, simulated quotes" in [c.value for c in at.caption]
+    assert at.header[0].value == "New conversation"
+    assert not at.chat_input(key="prompt").disabled
+
+
+@pytest.mark.parametrize("delivery", ["stream", "poll"])
+def test_chat_round_shows_tool_calls_as_system_messages_then_the_reply(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch, delivery: str
+) -> None:
+    monkeypatch.setenv("DELIVERY", delivery)
+    at = started_app()
+    before = listener_count()
+    send(at, "Should I buy MSFT?")
+
+    assert [m.name for m in at.chat_message] == ["user", "System", "System", "assistant"]
+    user, price, advice, assistant = at.chat_message
+    assert user.markdown[0].value == "Should I buy MSFT?"
+    assert texts(price)[0].startswith('get_stock_price({"symbol": "MSFT"}) → {')
+    assert texts(advice)[0].startswith('buy_or_sell({"symbol": "MSFT", "price": ')
+    assert price.avatar == ":material/build:"
+    assert "MSFT" in assistant.markdown[0].value
+    status = at.status[0]
+    assert (status.label, status.state) == ("Completed: 2 tool calls", "complete")
+    assert any("-> completed" in line for line in texts(status))
+    steps = at.expander[0]
+    assert steps.label.startswith("Run steps (")
+    assert any("get_stock_price" in line for line in texts(steps))
+    thread_id = at.header[0].value
+    assert thread_id != "New conversation"
+    assert at.session_state.thread_id == thread_id
+    assert listener_count() == before
+
+
+def test_conversation_continues_and_is_redrawn_on_rerun(app_env: Path) -> None:
+    at = started_app()
+    send(at, "What is the price of AAPL?")
+    thread_id = at.header[0].value
+    send(at, "and TSLA?")
+    assert at.header[0].value == thread_id
+    names = [m.name for m in at.chat_message]
+    assert names == ["user", "System", "assistant"] * 2
+    assert "TSLA" in at.chat_message[-1].markdown[0].value
+    at.run()  # a plain rerun redraws the transcript and does not resend the prompt
+    assert [m.name for m in at.chat_message] == names
+    assert [s.state for s in at.status] == ["complete", "complete"]
+
+
+def test_start_opens_a_new_conversation(app_env: Path) -> None:
+    at = started_app()
+    send(at, "What is the price of AAPL?")
+    first = at.header[0].value
+    at.sidebar.button(key="start").click().run()
+    assert not at.exception
+    second = at.header[0].value
+    assert second.startswith(first.split("_")[0] + "_")
+    assert second != first
+    assert len(at.chat_message) == 0
+    send(at, "What is the price of NVDA?")
+    assert at.header[0].value == second
+
+
+def test_live_toggle_lists_every_event_in_the_status(app_env: Path) -> None:
+    at = started_app()
+    at.sidebar.toggle(key="live").set_value(True).run()
+    send(at, "What is the price of AAPL?")
+    lines = texts(at.status[0])
+    assert any(line.startswith("User: What is the price of AAPL?") for line in lines)
+    assert any(line.startswith("Assistant: requested get_stock_price") for line in lines)
+    assert any(line.startswith("State: ") for line in lines)
+
+
+def test_failed_exchange_shows_an_error_and_the_next_prompt_works(
+    scripted_emulator: EmulatorServer,
+) -> None:
+    at = started_app()
+    assert "Offline demo: built-in emulator, simulated quotes" not in [c.value for c in at.caption]
+    before = listener_count()
+    send(at, "hello")
+    assert len(at.error) == 1
+    assert "could not answer" in at.error[0].value
+    assert "scripted model failed" in at.error[0].value
+    assert at.status[0].state == "error"
+    thread_id = at.header[0].value
+
+    send(at, "are you back?")
+    assert at.chat_message[-1].markdown[0].value == "Back up."
+    assert at.header[0].value == thread_id
+    assert [s.state for s in at.status] == ["error", "complete"]
+    assert len(at.error) == 1  # the first error is still shown in the transcript
+    assert listener_count() == before
+
+
+def test_key_without_assistant_id_explains_what_to_set(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "some-test-key")
+    at = started_app()
+    warning = at.warning[0].value
+    assert "ASSISTANT_ID" in warning
+    assert "python assistant_setup.py --write-env" in warning
+    assert at.chat_input(key="prompt").disabled
+    assert at.sidebar.button(key="start").disabled
+
+
+def test_invalid_setting_is_named_not_raised(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDIATOR_TYPE", "quantum")
+    at = started_app()
+    assert "MEDIATOR_TYPE" in at.error[0].value
+    assert len(at.chat_input) == 0
+
+
+def test_dotenv_in_the_working_directory_sets_the_default_assistant(app_env: Path) -> None:
+    (app_env / ".env").write_text("ASSISTANT_ID=asst_from_dotenv\n")
+    at = started_app()
+    assert at.sidebar.text_input(key="asst_id").value == "asst_from_dotenv"
