@@ -19,7 +19,6 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.elements.lib.mutable_status_container import StatusContainer
 
 import conversation
-from emulator import DEMO_ASSISTANT_ID
 from mediator.events import MediatorEvent, MessageDelta, StateChanged, ToolExecuted
 
 SYSTEM_AVATAR = ":material/build:"
@@ -248,7 +247,9 @@ def sidebar(settings: conversation.Settings) -> str:
     """The assistant id field, Start, and the live toggle; returns the field's value."""
     with st.sidebar:
         st.title("Assistant chat")
-        default = settings.assistant_id or (DEMO_ASSISTANT_ID if settings.offline else "")
+        default = settings.assistant_id or (
+            conversation.DEMO_ASSISTANT_ID if settings.offline else ""
+        )
         assistant_id = st.text_input("Assistant ID", value=default, key="asst_id").strip()
         if st.button("Start", key="start", type="primary", disabled=not assistant_id):
             start_new(settings, assistant_id)

@@ -9,6 +9,7 @@ print(await user_proxy.get_assistant_message())
 from __future__ import annotations
 
 from conversation.api import open_conversation, resume_conversation, start_conversation
+from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.settings import Settings, SettingsError, load_settings
 from mediator.errors import (
     ExchangeCancelledError,
@@ -20,6 +21,7 @@ from proxies.policy import ExchangePolicy
 from proxies.user_proxy import ConversationBusyError, UserProxy
 
 __all__ = [
+    "DEMO_ASSISTANT_ID",
     "ConversationBusyError",
     "ExchangeCancelledError",
     "ExchangeError",

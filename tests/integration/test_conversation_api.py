@@ -106,6 +106,7 @@ async def test_send_outside_an_event_loop_is_a_clear_error() -> None:
 def test_public_api_is_pinned() -> None:
     assert sorted(conversation.__all__) == sorted(
         [
+            "DEMO_ASSISTANT_ID",
             "ConversationBusyError",
             "ExchangeCancelledError",
             "ExchangeError",
