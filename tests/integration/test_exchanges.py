@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 import json
 
 import pytest
@@ -168,9 +170,17 @@ async def test_deadline_cancels_the_run_and_next_message_works(make_chat: ChatFa
 
 
 async def test_user_cancel_ends_exchange_cancelled(make_chat: ChatFactory) -> None:
-    user, rec = await make_chat(scripted(Stall(), Reply("fine")))
+    model = scripted(Stall(), Reply("fine"))
+    user, rec = await make_chat(model)
     user.send_user_message("stall please")
     await rec.wait_for_state("started")
+    # Cancel once the model has taken the Stall turn: a run cancelled while still queued
+    # never asks the model, and the next run would then be the one that stalls.
+    async with asyncio.timeout(5):
+        for _ in itertools.count():
+            if model.used:
+                break
+            await asyncio.sleep(0.01)
     await user.cancel()
     with pytest.raises(ExchangeCancelledError):
         await user.get_assistant_message()
