@@ -18,34 +18,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_exchange import ToolThenReply  # noqa: E402
-from conversation.catalog import demo_catalog  # noqa: E402
-from conversation.settings import Settings  # noqa: E402
-from conversation.wiring import wire  # noqa: E402
-from emulator import DEMO_ASSISTANT_ID, EmulatorServer  # noqa: E402
-from proxies.backends.factory import create_backend  # noqa: E402
+from conversation.wiring import wire_to_server  # noqa: E402
+from emulator import EmulatorServer  # noqa: E402
 from proxies.policy import ExchangePolicy  # noqa: E402
 from proxies.user_proxy import UserProxy  # noqa: E402
-from tools import demo_registry  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "concurrency.md"
 POLICY = ExchangePolicy(deadline_s=60, poll_initial_s=0.05, poll_max_s=0.2)
 
 
 async def _chat(server: EmulatorServer, protocol: str, delivery: str) -> UserProxy:
-    backend = create_backend(
-        protocol,  # type: ignore[arg-type]
-        api_key="bench",
-        base_url=server.base_url,
-        catalog=demo_catalog(),
-    )
-    user = wire(
-        DEMO_ASSISTANT_ID,
-        Settings(),
-        registry=demo_registry(),
-        policy=POLICY,
-        backend=backend,
-        delivery=delivery,
-    )
+    user = wire_to_server(server.base_url, protocol=protocol, delivery=delivery, policy=POLICY)
     await user.open()
     return user
 

@@ -25,9 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from openai import AsyncOpenAI  # noqa: E402
 
-from conversation.catalog import demo_catalog  # noqa: E402
-from conversation.settings import Settings  # noqa: E402
-from conversation.wiring import wire  # noqa: E402
+from conversation.wiring import wire_to_server  # noqa: E402
 from emulator import (  # noqa: E402
     DEMO_ASSISTANT_ID,
     CallTools,
@@ -37,7 +35,6 @@ from emulator import (  # noqa: E402
     ToolSpec,
 )
 from emulator.turns import Turn, TurnContext  # noqa: E402
-from proxies.backends.factory import create_backend  # noqa: E402
 from proxies.policy import ExchangePolicy  # noqa: E402
 from tools import demo_registry  # noqa: E402
 
@@ -59,19 +56,11 @@ class ToolThenReply:
 
 
 async def toolkit_exchange(server: EmulatorServer, protocol: str, delivery: str) -> None:
-    backend = create_backend(
-        protocol,  # type: ignore[arg-type]
-        api_key="bench",
-        base_url=server.base_url,
-        catalog=demo_catalog(),
-    )
-    user = wire(
-        DEMO_ASSISTANT_ID,
-        Settings(),
-        registry=demo_registry(),
-        policy=ExchangePolicy(deadline_s=60),
-        backend=backend,
+    user = wire_to_server(
+        server.base_url,
+        protocol=protocol,
         delivery=delivery,
+        policy=ExchangePolicy(deadline_s=60),
     )
     await user.open()
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conversation.catalog import default_catalog
+from conversation.catalog import default_catalog, demo_catalog
 from conversation.offline import OFFLINE_API_KEY, embedded_emulator
 from conversation.recording import recorder_for
 from conversation.settings import Settings, SettingsError
@@ -91,3 +91,41 @@ def _note_conversations(
         note(assistant.thread_id)
     else:
         assistant.on_thread_created = note
+
+
+def wire_to_server(
+    base_url: str,
+    *,
+    protocol: str = "responses",
+    delivery: str = "stream",
+    mediator_type: str = "stateMachine",
+    assistant_id: str = DEMO_ASSISTANT_ID,
+    registry: ToolRegistry | None = None,
+    policy: ExchangePolicy | None = None,
+    catalog: AssistantCatalog | None = None,
+    max_retries: int = 2,
+    strict: bool = False,
+    settings: Settings | None = None,
+) -> UserProxy:
+    """A conversation with the server at `base_url` (an emulator, usually), all else explicit.
+
+    Tests, benchmarks and scripts use it to talk to an emulator they started themselves;
+    `strict` turns on the SDK's response validation.
+    """
+    backend = create_backend(
+        protocol,  # type: ignore[arg-type]
+        api_key="not-a-secret",
+        base_url=base_url,
+        catalog=catalog or demo_catalog(),
+        max_retries=max_retries,
+        strict=strict,
+    )
+    return wire(
+        assistant_id,
+        settings or Settings(),
+        registry=registry,
+        mediator_type=mediator_type,
+        policy=policy,
+        backend=backend,
+        delivery=delivery,
+    )

@@ -60,6 +60,11 @@ class UserProxy:
         return self._mediator.conversation_id
 
     @property
+    def session_id(self) -> str:
+        """The local id every event of this conversation carries (see `on_event`)."""
+        return self._mediator.session_id
+
+    @property
     def state(self) -> str:
         return str(self._mediator.state)
 

@@ -8,13 +8,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conversation.catalog import demo_catalog
-from conversation.settings import Settings
-from conversation.wiring import wire
-from emulator import DEMO_ASSISTANT_ID, EmulatorServer, ScriptedModel
+from conversation.wiring import wire_to_server
+from emulator import EmulatorServer, ScriptedModel
 from mediator.bus import Subscription
 from mediator.events import MediatorEvent, StateChanged
-from proxies.backends.factory import create_backend
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import UserProxy
 from tools import ToolRegistry, demo_registry
@@ -104,22 +101,15 @@ async def make_chat(
     ) -> tuple[UserProxy, Recorder]:
         if model is not None:
             emulator.model = model  # type: ignore[assignment]
-        backend = create_backend(
-            protocol,  # type: ignore[arg-type]
-            api_key="test-key-not-secret",
-            base_url=emulator.base_url,
-            catalog=demo_catalog(),
+        user = wire_to_server(
+            emulator.base_url,
+            protocol=protocol,
+            delivery=delivery,
+            mediator_type=mediator_type,
+            registry=registry or demo_registry(),
+            policy=policy,
             max_retries=max_retries,
             strict=True,
-        )
-        user = wire(
-            DEMO_ASSISTANT_ID,
-            Settings(),
-            registry=registry or demo_registry(),
-            mediator_type=mediator_type,
-            policy=policy,
-            backend=backend,
-            delivery=delivery,
         )
         await user.open()
         recorder = Recorder()

@@ -13,11 +13,8 @@ from dataclasses import replace
 
 import pytest
 
-from conversation.catalog import demo_catalog
-from conversation.settings import Settings
-from conversation.wiring import wire
+from conversation.wiring import wire_to_server
 from emulator import (
-    DEMO_ASSISTANT_ID,
     CallTools,
     EmulatorServer,
     Fail,
@@ -29,10 +26,8 @@ from emulator import (
 )
 from mediator.errors import ExchangeError
 from mediator.events import MediatorEvent, StateChanged
-from proxies.backends.factory import create_backend
 from proxies.user_proxy import UserProxy
 from tests.integration.conftest import FAST_POLICY, Recorder
-from tools import demo_registry
 
 COMBINATIONS = list(
     itertools.product(["assistants", "responses"], ["poll", "stream"], ["basic", "stateMachine"])
@@ -93,21 +88,13 @@ async def _converse(
 ) -> tuple[list[str], list[str]]:
     emulator.model = ScriptedModel(list(SCENARIOS[scenario]))  # type: ignore[arg-type]
     policy = replace(FAST_POLICY, deadline_s=0.5) if scenario == "deadline" else FAST_POLICY
-    backend = create_backend(
-        protocol,  # type: ignore[arg-type]
-        api_key="test-key-not-secret",
-        base_url=emulator.base_url,
-        catalog=demo_catalog(),
-        strict=True,
-    )
-    user: UserProxy = wire(
-        DEMO_ASSISTANT_ID,
-        Settings(),
-        registry=demo_registry(),
+    user: UserProxy = wire_to_server(
+        emulator.base_url,
+        protocol=protocol,
+        delivery=delivery,
         mediator_type=mediator,
         policy=policy,
-        backend=backend,
-        delivery=delivery,
+        strict=True,
     )
     recorder = Recorder()
     try:

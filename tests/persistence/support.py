@@ -12,15 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from conversation.catalog import demo_catalog
-from conversation.settings import Settings
-from conversation.wiring import wire
-from emulator import DEMO_ASSISTANT_ID
+from conversation.wiring import wire_to_server
 from mediator.basic import MediatorBasic
 from mediator.bus import Subscription, subscribe
 from mediator.errors import ExchangeError
 from mediator.events import MediatorEvent
-from proxies.backends.factory import create_backend
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import UserProxy
 from tools.types import ToolCall, ToolResult
@@ -74,27 +70,20 @@ def open_chat(
     max_retries: int = 2,
 ) -> UserProxy:
     """A conversation with the emulator's demo stock assistant (thread made on first message)."""
-    backend = create_backend(
-        protocol,  # type: ignore[arg-type]
-        api_key="test-key-not-secret",
-        base_url=base_url,
-        catalog=demo_catalog(),
-        max_retries=max_retries,
-        strict=True,
-    )
-    return wire(
-        DEMO_ASSISTANT_ID,
-        Settings(),
+    return wire_to_server(
+        base_url,
+        protocol=protocol,
+        delivery=delivery,
         mediator_type=mediator_type,
         policy=FAST_POLICY,
-        backend=backend,
-        delivery=delivery,
+        max_retries=max_retries,
+        strict=True,
     )
 
 
 def session_of(user: UserProxy) -> str:
     """The mediator's session id (the proxies do not expose it)."""
-    return user._mediator.session_id  # the proxies do not expose it
+    return user.session_id
 
 
 async def wait_until(predicate: Callable[[], bool], *, within_s: float, what: str) -> None:

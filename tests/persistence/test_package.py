@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_exported_names_are_pinned() -> None:
     assert sorted(persistence.__all__) == sorted(
         [
-            "DEFAULT_DATABASE_URL", "MAX_LIMIT", "AssistantRecord", "AssistantRow", "AssistantStore",
+            "DEFAULT_DATABASE_URL", "MAX_LIMIT", "AssistantRecord", "AssistantRow",
+            "AssistantStore",
             "ConversationRow", "DatabaseUnavailableError", "HistoryQueryError", "HistoryStore",
             "MessageRow", "Page", "PersistenceError", "Recorder", "RecorderStats", "RunEventRow",
             "RunNotFoundError", "RunRow", "SchemaChange", "SchemaError", "SchemaNotReadyError",
