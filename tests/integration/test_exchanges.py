@@ -17,8 +17,6 @@ from proxies.user_proxy import ConversationBusyError
 from tests.integration.conftest import FAST_POLICY, ChatFactory, scripted
 from tools import ToolRegistry, demo_registry, function_tool
 
-SIMULATED = {"QUOTE_SOURCE": "simulated"}
-
 
 @pytest.fixture(autouse=True)
 def _simulated_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
