@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from conversation.settings import Settings
 from conversation.wiring import wire_to_server
 from mediator.basic import MediatorBasic
 from mediator.bus import Subscription, subscribe
@@ -72,6 +73,8 @@ def open_chat(
     """A conversation with the emulator's demo stock assistant (thread made on first message)."""
     return wire_to_server(
         base_url,
+        # These tests start their own recorders; no process-wide one on top.
+        settings=Settings.model_validate({"RECORD_EVENTS": False}),
         protocol=protocol,
         delivery=delivery,
         mediator_type=mediator_type,
