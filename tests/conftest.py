@@ -5,9 +5,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from emulator import EmulatorServer
 
 # yfinance speaks HTTP through libcurl, below `socket`: guard that path too (autouse fixture).
 from tests.network_guard_curl import refused_curl_hosts  # noqa: F401
@@ -56,3 +59,10 @@ def _session_database(tmp_path_factory: pytest.TempPathFactory) -> None:
     if "DATABASE_URL" not in os.environ:
         path = tmp_path_factory.mktemp("db") / "session.db"
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    """An emulator per test module, with short poll hints (modules may override it)."""
+    with EmulatorServer(run_ttl=600, poll_after_ms=10, queue_delay=0.0) as server:
+        yield server

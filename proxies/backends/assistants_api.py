@@ -7,10 +7,8 @@ still speak it. All SDK types stop here: the Assistant Proxy sees only `RunSnaps
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import openai
 from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
@@ -26,7 +24,7 @@ from proxies.backends.base import (
     TextDelta,
     Usage,
 )
-from proxies.backends.sdk_errors import translate
+from proxies.backends.sdk_errors import call_sdk, sdk_errors
 from proxies.errors import BackendServerError
 from tools.types import ToolCall, ToolResult
 
@@ -34,19 +32,6 @@ _T = TypeVar("_T")
 
 # Enough for a long exchange; each page is one request, so keep the page size at the maximum.
 _PAGE_LIMIT = 100
-
-
-@asynccontextmanager
-async def _sdk_errors() -> AsyncIterator[None]:
-    try:
-        yield
-    except openai.OpenAIError as exc:
-        raise translate(exc) from exc
-
-
-async def _call(make: Callable[[], Awaitable[_T]]) -> _T:
-    async with _sdk_errors():
-        return await make()
 
 
 def snapshot_from_run(run: Run, *, poll_after_s: float | None = None) -> RunSnapshot:
@@ -123,7 +108,7 @@ class AssistantsBackend(Backend):
             }
             for schema in definition.tools
         ]
-        assistant = await _call(
+        assistant = await call_sdk(
             lambda: self._client.beta.assistants.create(
                 model=definition.model,
                 name=definition.name,
@@ -134,19 +119,20 @@ class AssistantsBackend(Backend):
         return assistant.id
 
     async def create_thread(self) -> str:
-        thread = await _call(lambda: self._threads.create())
+        thread = await call_sdk(lambda: self._threads.create())
         return thread.id
 
     async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
-        await _call(lambda: self._threads.messages.create(thread_id, role="user", content=text))
-        run = await _call(lambda: self._threads.runs.create(thread_id, assistant_id=assistant_id))
+        await call_sdk(lambda: self._threads.messages.create(thread_id, role="user", content=text))
+        runs = self._threads.runs
+        run = await call_sdk(lambda: runs.create(thread_id, assistant_id=assistant_id))
         return snapshot_from_run(run)
 
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
-        raw = await _call(
+        raw = await call_sdk(
             lambda: self._threads.runs.with_raw_response.retrieve(run_id, thread_id=thread_id)
         )
-        async with _sdk_errors():
+        async with sdk_errors():
             run = raw.parse()
         return snapshot_from_run(run, poll_after_s=_poll_after(raw.headers))
 
@@ -154,7 +140,7 @@ class AssistantsBackend(Backend):
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]
     ) -> RunSnapshot:
         outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
-        run = await _call(
+        run = await call_sdk(
             lambda: self._threads.runs.submit_tool_outputs(
                 run_id,
                 thread_id=thread_id,
@@ -164,12 +150,12 @@ class AssistantsBackend(Backend):
         return snapshot_from_run(run)
 
     async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
-        run = await _call(lambda: self._threads.runs.cancel(run_id, thread_id=thread_id))
+        run = await call_sdk(lambda: self._threads.runs.cancel(run_id, thread_id=thread_id))
         return snapshot_from_run(run)
 
     async def get_reply(self, thread_id: str, run_id: str) -> str:
         texts: list[str] = []
-        async with _sdk_errors():
+        async with sdk_errors():
             async for message in self._threads.messages.list(
                 thread_id, run_id=run_id, order="asc", limit=_PAGE_LIMIT
             ):
@@ -180,7 +166,7 @@ class AssistantsBackend(Backend):
 
     async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
         steps: list[RunStepInfo] = []
-        async with _sdk_errors():
+        async with sdk_errors():
             async for step in self._threads.runs.steps.list(
                 run_id, thread_id=thread_id, order="asc", limit=_PAGE_LIMIT
             ):
@@ -205,7 +191,7 @@ class AssistantsBackend(Backend):
     async def _stream_new_run(
         self, thread_id: str, assistant_id: str, text: str
     ) -> AsyncIterator[StreamItem]:
-        await _call(lambda: self._threads.messages.create(thread_id, role="user", content=text))
+        await call_sdk(lambda: self._threads.messages.create(thread_id, role="user", content=text))
         async for item in self._stream(
             lambda: self._threads.runs.create(thread_id, assistant_id=assistant_id, stream=True)
         ):
@@ -226,7 +212,7 @@ class AssistantsBackend(Backend):
 
     async def _stream(self, open_stream: Callable[[], Awaitable[Any]]) -> AsyncIterator[StreamItem]:
         run_id = ""
-        async with _sdk_errors():
+        async with sdk_errors():
             stream = await open_stream()
             async with stream:
                 async for event in stream:

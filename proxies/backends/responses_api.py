@@ -24,7 +24,6 @@ from typing import Any
 from openai import AsyncOpenAI
 from openai.types.responses import Response
 
-from proxies.backends.assistants_api import _call, _sdk_errors
 from proxies.backends.base import (
     AssistantCatalog,
     AssistantDefinition,
@@ -37,6 +36,7 @@ from proxies.backends.base import (
     TextDelta,
     Usage,
 )
+from proxies.backends.sdk_errors import call_sdk, sdk_errors
 from proxies.errors import BackendNotFoundError, BackendServerError
 from tools.types import ToolCall, ToolResult
 
@@ -197,18 +197,18 @@ class ResponsesBackend(Backend):
         return self._catalog.save(definition)
 
     async def create_thread(self) -> str:
-        conversation = await _call(lambda: self._client.conversations.create())
+        conversation = await call_sdk(lambda: self._client.conversations.create())
         return conversation.id
 
     async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
         exchange = self._new_exchange(thread_id, assistant_id)
         request = self._request(exchange, text)
-        response = await _call(lambda: self._client.responses.create(**request))
+        response = await call_sdk(lambda: self._client.responses.create(**request))
         return self._record(exchange, response)
 
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
         exchange = self._exchange(run_id)
-        response = await _call(lambda: self._client.responses.retrieve(exchange.response_id))
+        response = await call_sdk(lambda: self._client.responses.retrieve(exchange.response_id))
         return self._record(exchange, response)
 
     async def submit_tool_outputs(
@@ -216,12 +216,12 @@ class ResponsesBackend(Backend):
     ) -> RunSnapshot:
         exchange = self._exchange(run_id)
         request = self._request(exchange, self._outputs_input(exchange, results))
-        response = await _call(lambda: self._client.responses.create(**request))
+        response = await call_sdk(lambda: self._client.responses.create(**request))
         return self._record(exchange, response)
 
     async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
         exchange = self._exchange(run_id)
-        response = await _call(lambda: self._client.responses.cancel(exchange.response_id))
+        response = await call_sdk(lambda: self._client.responses.cancel(exchange.response_id))
         return self._record(exchange, response)
 
     async def get_reply(self, thread_id: str, run_id: str) -> str:
@@ -250,7 +250,7 @@ class ResponsesBackend(Backend):
     async def _stream(
         self, exchange: _Exchange, request: dict[str, Any]
     ) -> AsyncIterator[StreamItem]:
-        async with _sdk_errors():
+        async with sdk_errors():
             stream = await self._client.responses.create(**request, stream=True)
             async with stream:
                 async for event in stream:

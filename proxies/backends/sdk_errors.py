@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
 import openai
 
 from proxies import errors
+
+_T = TypeVar("_T")
 
 # Most specific first: the first matching class wins.
 _STATUS_MAP: tuple[tuple[type[openai.APIStatusError], type[errors.BackendStatusError]], ...] = (
@@ -49,3 +55,18 @@ def translate(exc: openai.OpenAIError) -> errors.BackendError:
         # An error event inside a stream: no HTTP status, but the server spoke.
         return errors.BackendServerError(exc.message, code=exc.code)
     return errors.BackendError(str(exc) or type(exc).__name__)
+
+
+@asynccontextmanager
+async def sdk_errors() -> AsyncIterator[None]:
+    """Translate any SDK error raised inside the block into a toolkit error."""
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        raise translate(exc) from exc
+
+
+async def call_sdk(make: Callable[[], Awaitable[_T]]) -> _T:
+    """Await the SDK call `make()` builds, with its errors translated."""
+    async with sdk_errors():
+        return await make()

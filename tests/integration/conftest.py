@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -23,16 +23,6 @@ DELIVERIES = ["poll", "stream"]
 FAST_POLICY = ExchangePolicy(
     deadline_s=10.0, poll_initial_s=0.01, poll_max_s=0.05, tool_timeout_s=2.0, cancel_timeout_s=2.0
 )
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(run_ttl=600, poll_after_ms=10, queue_delay=0.0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=MEDIATORS)

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from emulator import EmulatorServer
 from persistence import make_engine, upgrade_schema
 
 PG_ADMIN_URL = os.environ.get(
@@ -89,13 +88,3 @@ def db_engine(db_url: str) -> Iterator[Engine]:
     upgrade_schema(engine)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(run_ttl=600, poll_after_ms=10, queue_delay=0.0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
