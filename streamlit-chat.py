@@ -156,7 +156,8 @@ async def exchange(
                 if (late := inbox.get_nowait()) is not None and not isinstance(late, MessageDelta):
                     view.show(late)
         turn.reply = reply
-        turn.steps = [f"{s.type} ({s.status}): {s.detail}" for s in chat.last_steps]
+        steps = await chat.list_run_steps()
+        turn.steps = [f"{s.type} ({s.status}): {s.detail}" for s in steps]
     if not streamed:
         yield as_markdown(reply)
 

@@ -6,6 +6,7 @@ The demo assistant is always known under its fixed id; definitions made by
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Sequence
@@ -58,22 +59,35 @@ def demo_catalog() -> MemoryCatalog:
 
 
 class DatabaseCatalog:
-    """Definitions stored in the toolkit's database (`DATABASE_URL`), across processes."""
+    """Definitions stored in the toolkit's database (`DATABASE_URL`), across processes.
+
+    A definition found is kept in memory: an id names one definition for good (the setup
+    script makes a new id each time), so every later conversation with it reads no database.
+    """
 
     def __init__(self, store: AssistantStore, backend: str = "responses") -> None:
         self._store = store
         self._backend = backend
+        self._found: dict[str, AssistantDefinition] = {}
+        self._lock = threading.Lock()
 
     def get(self, assistant_id: str) -> AssistantDefinition | None:
+        with self._lock:
+            known = self._found.get(assistant_id)
+        if known is not None:
+            return known
         record = self._store.get(assistant_id)
         if record is None:
             return None
-        return AssistantDefinition(
+        definition = AssistantDefinition(
             name=record.name,
             model=record.model,
             instructions=record.instructions,
             tools=tuple(record.tools),
         )
+        with self._lock:
+            self._found[assistant_id] = definition
+        return definition
 
     def save(self, definition: AssistantDefinition) -> str:
         assistant_id = f"asst_local_{uuid.uuid4().hex[:24]}"
@@ -90,6 +104,8 @@ class DatabaseCatalog:
         return assistant_id
 
 
+@functools.cache
 def default_catalog(database_url: str | None = None) -> AssistantCatalog:
-    """The demo assistant, then the definitions stored in the database."""
+    """The demo assistant, then the definitions stored in the database: one per process and
+    database, shared by every conversation."""
     return ChainCatalog([demo_catalog(), DatabaseCatalog(AssistantStore(database_url))])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from emulator import DEMO_ASSISTANT_ID
+from typing import Final
+
 from proxies.backends.base import AssistantDefinition
 from tools import demo_registry
 
+DEMO_ASSISTANT_ID: Final = "asst_demo_stock"
+"""The demo assistant's fixed id; the emulator serves it under the same id (a test checks)."""
 DEMO_NAME = "Stock demo assistant"
 DEMO_INSTRUCTIONS = (
     "You help with stock prices. Use get_stock_price to look up a price by ticker symbol, "

@@ -2,16 +2,20 @@
 
 With no `OPENAI_API_KEY` the apps talk to `emulator/` on a free 127.0.0.1 port through the
 real `openai` SDK, so everything runs without a key or a network. One line on stderr says so.
+The emulator is imported only here, on first use: a process that talks to a real server never
+loads it. Its server thread is a daemon, so it ends with the process; no exit hook is needed.
 """
 
 from __future__ import annotations
 
-import atexit
-import os
 import sys
 import threading
+from typing import TYPE_CHECKING
 
-from emulator import DEMO_ASSISTANT_ID, EmulatorServer
+from conversation.demo import DEMO_ASSISTANT_ID
+
+if TYPE_CHECKING:
+    from emulator import EmulatorServer
 
 #: Any non-empty string satisfies the SDK; the emulator ignores it. Not a secret.
 OFFLINE_API_KEY = "offline-emulator"
@@ -25,11 +29,10 @@ def embedded_emulator(*, announce: bool = True) -> EmulatorServer:
     global _server
     with _lock:
         if _server is None:
+            from emulator import EmulatorServer
+
             server = EmulatorServer()
             server.start()
-            atexit.register(server.stop)
-            # Quotes from the offline demo are simulated, and labelled so in the tool output.
-            os.environ.setdefault("QUOTE_SOURCE", "simulated")
             _server = server
             if announce:
                 print(

@@ -22,7 +22,8 @@ def recorder_for(settings: Settings) -> Recorder | None:
     if not settings.record_events:
         return None
     try:
-        return start_recording(settings.database_url)
+        # The apps install the SIGTERM flush (they own the process); a library call does not.
+        return start_recording(settings.database_url, install_signals=False)
     except PersistenceError as exc:
         if not _warned.is_set():
             _warned.set()

@@ -1,7 +1,10 @@
-"""Settings from the environment and `.env`, read when asked for, never at import time.
+"""The toolkit's settings: one typed source, read when asked for, never at import time.
 
-The process environment wins over `.env`, so `ASSISTANT_ID=... python terminal_chat.py`
-works as people expect. `.env` is read without being copied into `os.environ`.
+Each package declares its own section (`tools.settings.ToolSettings`,
+`persistence.settings.PersistenceSettings`); `Settings` combines them with the connection
+settings, so every app and package reads the same values from the same place: the process
+environment first, then `.env` (pydantic-settings' order). `.env` is read, never copied into
+`os.environ`. A value the toolkit cannot use is a `SettingsError` naming the variable.
 """
 
 from __future__ import annotations
@@ -12,21 +15,29 @@ from pathlib import Path
 from typing import Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
+
+from mediator.errors import ToolkitError
+from persistence.settings import PersistenceSettings
+from tools.settings import QuoteSource, ToolSettings, blank_is_unset
 
 BackendName = Literal["responses", "assistants", "offline"]
 DeliveryName = Literal["stream", "poll"]
 MediatorName = Literal["basic", "stateMachine"]
 
+__all__ = ["Settings", "SettingsError", "load_settings"]
 
-class SettingsError(ValueError):
+
+class SettingsError(ToolkitError, ValueError):
     """A setting has a value the toolkit cannot use; the message names the variable."""
 
 
-class Settings(BaseModel):
-    """Everything the wiring needs; each field maps to one environment variable."""
+class Settings(ToolSettings, PersistenceSettings):
+    """Everything the wiring needs; each field maps to one environment variable.
 
-    model_config = ConfigDict(frozen=True)
+    `Settings()` reads the environment and `.env` like any pydantic-settings class;
+    `load_settings()` does the same with errors worded for people.
+    """
 
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
@@ -34,19 +45,12 @@ class Settings(BaseModel):
     assistant_backend: BackendName = Field(default="responses", alias="ASSISTANT_BACKEND")
     delivery: DeliveryName = Field(default="stream", alias="DELIVERY")
     mediator_type: MediatorName = Field(default="stateMachine", alias="MEDIATOR_TYPE")
-    database_url: str | None = Field(default=None, alias="DATABASE_URL")
-    record_events: bool = Field(default=True, alias="RECORD_EVENTS")
     exchange_deadline_s: float = Field(default=300.0, gt=0, alias="EXCHANGE_DEADLINE_S")
-    tool_timeout_s: float = Field(default=60.0, gt=0, alias="TOOL_TIMEOUT_S")
 
-    @field_validator(
-        "openai_api_key", "openai_base_url", "assistant_id", "database_url", mode="before"
-    )
+    @field_validator("openai_api_key", "openai_base_url", "assistant_id", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value.strip() if isinstance(value, str) else value
+        return blank_is_unset(value)
 
     @field_validator("mediator_type", mode="before")
     @classmethod
@@ -70,6 +74,11 @@ class Settings(BaseModel):
         """True when the embedded emulator serves the conversation: no key, or asked for."""
         return self.assistant_backend == "offline" or self.openai_api_key is None
 
+    @property
+    def quotes(self) -> QuoteSource:
+        """The quote source to use: as set, else simulated offline and Yahoo online."""
+        return self.quote_source or ("simulated" if self.offline else "yahoo")
+
     def __repr__(self) -> str:  # SecretStr already hides the key; keep the repr short too
         return (
             f"Settings(backend={self.assistant_backend!r}, delivery={self.delivery!r}, "
@@ -77,14 +86,31 @@ class Settings(BaseModel):
             f"assistant_id={self.assistant_id!r}, mediator_type={self.mediator_type!r})"
         )
 
+    __str__ = __repr__
+
 
 _FIELDS_BY_ENV = {(field.alias or name): name for name, field in Settings.model_fields.items()}
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "settings"
+        message = err["msg"].removeprefix("Value error, ")
+        if name == "OPENAI_API_KEY":  # never echo what was given for the key
+            problems.append(f"{name}: {message}")
+        else:
+            problems.append(f"{name}: {message} (got {err.get('input')!r})")
+    return "; ".join(problems)
 
 
 def load_settings(
     environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path | None = ".env"
 ) -> Settings:
-    """Read settings from `.env` (if present) overlaid with `environ` (default `os.environ`)."""
+    """Read settings from `.env` (if present) overlaid with `environ` (default `os.environ`).
+
+    Raises `SettingsError` with one line naming each variable that has an unusable value.
+    """
     values: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
         values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
@@ -92,12 +118,7 @@ def load_settings(
     values.update({k: v for k, v in source.items() if k in _FIELDS_BY_ENV})
     relevant = {k: v for k, v in values.items() if k in _FIELDS_BY_ENV}
     try:
+        # model_validate, not Settings(): these values are already the merged sources.
         return Settings.model_validate(relevant)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{err['loc'][0]}: {err['msg']} (got {err.get('input')!r})"
-            if err["loc"] and err["loc"][0] != "OPENAI_API_KEY"
-            else f"{err['loc'][0] if err['loc'] else 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise SettingsError(f"invalid configuration: {problems}") from None
+        raise SettingsError(f"invalid configuration: {_describe(exc)}") from None

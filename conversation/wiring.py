@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from conversation.catalog import default_catalog, demo_catalog
+from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.offline import OFFLINE_API_KEY, embedded_emulator
 from conversation.recording import recorder_for
 from conversation.settings import Settings, SettingsError
-from emulator import DEMO_ASSISTANT_ID
 from mediator import create_mediator
-from persistence import Recorder
+from persistence import DEFAULT_DATABASE_URL
 from proxies.assistant_proxy import AssistantProxy
 from proxies.backends.base import AssistantCatalog, Backend
 from proxies.backends.factory import create_backend
@@ -29,7 +29,7 @@ def make_backend(settings: Settings, catalog: AssistantCatalog | None = None) ->
         settings.protocol,
         api_key=api_key,
         base_url=base_url,
-        catalog=catalog or default_catalog(settings.database_url),
+        catalog=catalog or default_catalog(settings.database_url or DEFAULT_DATABASE_URL),
     )
 
 
@@ -62,7 +62,11 @@ def wire(
     )
     mediator = create_mediator(mediator_type or settings.mediator_type, conversation_id=thread_id)
     stream = (delivery or settings.delivery) == "stream"
-    user = UserProxy(mediator, registry or demo_registry(), policy=policy)
+    # The recorder (one per process) listens before the first event is published.
+    recorder_for(settings)
+    user = UserProxy(
+        mediator, registry or demo_registry(quote_source=settings.quotes), policy=policy
+    )
     assistant = AssistantProxy(
         backend or make_backend(settings),
         assistant_id,
@@ -72,25 +76,7 @@ def wire(
         stream=stream,
     )
     mediator.attach(user, assistant)
-    user.connect(assistant)
-    recorder = recorder_for(settings)
-    if recorder is not None:
-        _note_conversations(recorder, assistant, assistant_id, settings.protocol)
     return user
-
-
-def _note_conversations(
-    recorder: Recorder, assistant: AssistantProxy, assistant_id: str, protocol: str
-) -> None:
-    """Tell the recorder which assistant and protocol each conversation uses."""
-
-    def note(thread_id: str) -> None:
-        recorder.note_conversation(thread_id, assistant_id=assistant_id, backend=protocol)
-
-    if assistant.thread_id is not None:
-        note(assistant.thread_id)
-    else:
-        assistant.on_thread_created = note
 
 
 def wire_to_server(
@@ -122,7 +108,7 @@ def wire_to_server(
     )
     return wire(
         assistant_id,
-        settings or Settings(),
+        settings or Settings(),  # pydantic-settings: the environment and .env
         registry=registry,
         mediator_type=mediator_type,
         policy=policy,

@@ -29,12 +29,13 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from enum import Enum
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from mediator import bus
 from mediator.errors import ExchangeCancelledError, ExchangeError, MediatorError
 from mediator.events import (
     ActionRequired,
+    ConversationBound,
     ExchangeCancelled,
     ExchangeFailed,
     MediatorEvent,
@@ -100,6 +101,8 @@ class Mediator(ABC):
         self._session_id = uuid.uuid4().hex
         self._conversation_id = conversation_id
         self._run_id: str | None = None
+        self._exchange_id: str | None = None
+        self._seq = 0
         self._user: UserSide | None = None
         self._assistant: AssistantSide | None = None
         self._publishing = False
@@ -123,6 +126,11 @@ class Mediator(ABC):
         return self._run_id
 
     @property
+    def exchange_id(self) -> str | None:
+        """The current exchange's id: minted by `set_user_message`, on every event after it."""
+        return self._exchange_id
+
+    @property
     def session_id(self) -> str:
         """This mediator's local id: on every event it publishes, from the first one on."""
         return self._session_id
@@ -142,6 +150,33 @@ class Mediator(ABC):
                 f"cannot rebind to {conversation_id!r}"
             )
         self._conversation_id = conversation_id
+
+    def conversation_bound(self, conversation_id: str, *, assistant_id: str, backend: str) -> None:
+        """The Assistant Proxy made (or found) the remote conversation: bind it, publish
+        `ConversationBound` (what listeners such as the recorder learn it from)."""
+        self._refuse_reentry("conversation_bound")
+        self.bind_conversation(conversation_id)
+        self._publish(
+            ConversationBound(**self._common(), assistant_id=assistant_id, backend=backend)
+        )
+
+    # -- the user's requests that are not exchanges (one door: they go through here too) --
+
+    async def open(self) -> str:
+        """Make sure the remote conversation exists now; its id."""
+        return await self._require_assistant().open_conversation()
+
+    async def cancel(self) -> None:
+        """Cancel the running exchange, if any; it ends `cancelled`."""
+        await self._require_assistant().cancel()
+
+    async def close(self) -> None:
+        """Cancel any running exchange and release the assistant side's connections."""
+        await self._require_assistant().aclose()
+
+    async def list_run_steps(self) -> Sequence[object]:
+        """The steps of the last run, as the remote API lists them (asked for, not pushed)."""
+        return await self._require_assistant().list_run_steps()
 
     def attach(self, user: UserSide, assistant: AssistantSide) -> None:
         """Connect the two participants (again, to replace them)."""
@@ -182,16 +217,20 @@ class Mediator(ABC):
             trigger,
         )
         if state is not previous:
-            self._publish(
-                StateChanged(
-                    conversation_id=self._conversation_id,
-                    session_id=self._session_id,
-                    run_id=self._run_id,
-                    state=state,
-                    previous=previous,
-                    trigger=trigger,
-                )
-            )
+            self._publish(StateChanged(**self._common(), previous=previous, trigger=trigger))
+
+    def _common(self) -> dict[str, Any]:
+        """The fields every event carries, numbering it within its exchange."""
+        seq = self._seq
+        self._seq += 1
+        return {
+            "conversation_id": self._conversation_id,
+            "session_id": self._session_id,
+            "exchange_id": self._exchange_id,
+            "seq": seq,
+            "run_id": self._run_id,
+            "state": self.state,
+        }
 
     def _publish(self, event: MediatorEvent) -> None:
         self._publishing = True
@@ -202,30 +241,34 @@ class Mediator(ABC):
 
     # -- triggers ---------------------------------------------------------------------------
 
-    def set_user_message(self, text: str) -> None:
-        """Start an exchange: -> ready, `MessageSent`, then `assistant.start_exchange(text)`."""
+    def set_user_message(self, text: str) -> str:
+        """Start an exchange: mint its id, -> ready, `MessageSent`, then
+        `assistant.start_exchange(exchange_id, text)`. Returns the exchange id."""
         assistant = self._require_assistant()
-        self._fire(Trigger.SET_USER_MESSAGE, run_id=None)
+        self._refuse_reentry(Trigger.SET_USER_MESSAGE.value)
+        previous = (self._exchange_id, self._seq)
+        exchange_id = uuid.uuid4().hex
+        self._exchange_id, self._seq = exchange_id, 0
+        try:
+            self._fire(Trigger.SET_USER_MESSAGE, run_id=None)
+        except BaseException:
+            self._exchange_id, self._seq = previous  # refused: the exchange never began
+            raise
         self._publish(
             MessageSent(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
                 text=text,
             )
         )
-        assistant.start_exchange(text)
+        assistant.start_exchange(exchange_id, text)
+        return exchange_id
 
     def started(self, run_id: str) -> None:
         """The run exists remotely: -> started, `RunStarted`; `run_id` is set from here on."""
         self._fire(Trigger.STARTED, run_id=run_id)
         self._publish(
             RunStarted(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
             )
         )
 
@@ -234,10 +277,7 @@ class Mediator(ABC):
         self._fire(Trigger.HEARTBEAT)
         self._publish(
             RunStatusChecked(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
                 status=status,
             )
         )
@@ -252,10 +292,7 @@ class Mediator(ABC):
         self._fire(Trigger.ACTION_REQUIRED)
         self._publish(
             ActionRequired(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
                 tool_calls=calls,
             )
         )
@@ -276,10 +313,7 @@ class Mediator(ABC):
         for call, result in paired:
             self._publish(
                 ToolExecuted(
-                    conversation_id=self._conversation_id,
-                    session_id=self._session_id,
-                    run_id=self._run_id,
-                    state=self.state,
+                    **self._common(),
                     call=call,
                     result=result,
                 )
@@ -291,10 +325,7 @@ class Mediator(ABC):
         self._fire(Trigger.TOOL_OUTPUTS_SUBMITTED)
         self._publish(
             ToolOutputsSubmitted(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
                 results=tuple(results),
             )
         )
@@ -305,10 +336,7 @@ class Mediator(ABC):
         self._fire(Trigger.ASSISTANT_MESSAGE_RETRIEVED)
         self._publish(
             MessageRetrieved(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
                 text=text,
             )
         )
@@ -319,10 +347,7 @@ class Mediator(ABC):
         self._refuse_reentry("message_delta")
         self._publish(
             MessageDelta(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
                 delta=delta,
             )
         )
@@ -333,10 +358,7 @@ class Mediator(ABC):
         self._fire(Trigger.FAILED)
         self._publish(
             ExchangeFailed(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
                 error=error.message,
                 code=error.code,
             )
@@ -349,10 +371,7 @@ class Mediator(ABC):
         self._fire(Trigger.CANCELLED)
         self._publish(
             ExchangeCancelled(
-                conversation_id=self._conversation_id,
-                session_id=self._session_id,
-                run_id=self._run_id,
-                state=self.state,
+                **self._common(),
                 reason=error.message,
             )
         )

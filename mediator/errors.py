@@ -1,6 +1,11 @@
-"""Errors of the mediator package.
+"""Errors of the mediator package, and the root of every error the toolkit raises.
 
-    MediatorError                   anything this package raises on purpose
+    ToolkitError                    catch this to catch anything the toolkit raises on purpose
+    ├── conversation.SettingsError  a setting has a value the toolkit cannot use
+    ├── conversation.ConversationBusyError  a message sent while the last is being answered
+    ├── proxies.errors.BackendError the remote API call did not succeed (tree there)
+    ├── persistence.PersistenceError  the database could not be used (tree there)
+    └── MediatorError               anything this package raises on purpose
     ├── InvalidTransitionError      the script forbids `trigger` in `state` (MediatorStateMachine)
     └── ExchangeError               an exchange ended without a reply (raised on the user side)
         ├── ExchangeFailedError     run failed / expired / incomplete, or an unrecoverable API error
@@ -16,6 +21,7 @@ from __future__ import annotations
 from mediator.script import State, Trigger, allowed_triggers
 
 __all__ = [
+    "ToolkitError",
     "ExchangeCancelledError",
     "ExchangeError",
     "ExchangeFailedError",
@@ -25,7 +31,11 @@ __all__ = [
 ]
 
 
-class MediatorError(Exception):
+class ToolkitError(Exception):
+    """The root of every error assistant-mediator raises on purpose (see the tree above)."""
+
+
+class MediatorError(ToolkitError):
     """Base class of every error the mediator package raises."""
 
 

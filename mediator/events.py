@@ -23,6 +23,7 @@ __all__ = [
     "ALL_TOPICS",
     "EVENT_TYPES",
     "ActionRequired",
+    "ConversationBound",
     "ExchangeCancelled",
     "ExchangeFailed",
     "MediatorEvent",
@@ -64,6 +65,10 @@ class MediatorEvent:
         session_id: the local id of the mediator that published it; unlike the conversation
             id it exists from the very first event, so listeners can follow one conversation
             object before its remote thread is created.
+        exchange_id: the exchange (one user message and its answer) this event belongs to,
+            minted by the mediator when the user's message arrives; None before the first.
+        seq: the event's position within its exchange (0 for the first), given by the
+            mediator, so listeners can order and deduplicate without keeping state.
     """
 
     topic: ClassVar[str]
@@ -74,12 +79,26 @@ class MediatorEvent:
     state: State
     at: datetime = field(default_factory=_utcnow)
     session_id: str | None = None
+    exchange_id: str | None = None
+    seq: int = 0
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
             raise ValueError(f"{type(self).__name__}.at must be timezone-aware, got {self.at!r}")
         if self.at.tzinfo is not UTC:
             object.__setattr__(self, "at", self.at.astimezone(UTC))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConversationBound(MediatorEvent):
+    """The remote conversation exists: `conversation_id` on `backend`, with `assistant_id`."""
+
+    topic: ClassVar[str] = "boundConversation"
+    assistant_id: str
+    backend: str
+
+    def __str__(self) -> str:
+        return f"Conversation {self.conversation_id} with {self.assistant_id} ({self.backend})"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -225,6 +244,7 @@ class ExchangeCancelled(MediatorEvent):
 
 
 EVENT_TYPES: Final[tuple[type[MediatorEvent], ...]] = (
+    ConversationBound,
     StateChanged,
     MessageSent,
     RunStarted,

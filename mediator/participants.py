@@ -41,10 +41,26 @@ class UserSide(Protocol):
 class AssistantSide(Protocol):
     """What the mediator needs from the Assistant Proxy."""
 
-    def start_exchange(self, text: str) -> None:
-        """Schedule the exchange for the user's message `text` and return at once.
+    def start_exchange(self, exchange_id: str, text: str) -> None:
+        """Schedule exchange `exchange_id` for the user's message `text` and return at once.
 
         The work (creating the run, polling or streaming) happens later, in a task the
         Assistant Proxy owns; it reports progress by firing the mediator's triggers.
         """
+        ...
+
+    async def open_conversation(self) -> str:
+        """Create (or confirm) the remote conversation and return its id."""
+        ...
+
+    async def cancel(self) -> None:
+        """Stop the running exchange, if any (it ends `cancelled`)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop any running exchange and release connections."""
+        ...
+
+    async def list_run_steps(self) -> Sequence[object]:
+        """The last run's steps, as the remote API describes them."""
         ...

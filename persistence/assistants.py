@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from persistence.engine import is_sqlite, make_engine
+from persistence.engine import is_sqlite, shared_engine
 from persistence.models import Assistant
 from persistence.records import AssistantRecord
 from persistence.schema import ensure_schema
@@ -23,10 +23,11 @@ class AssistantStore:
     """Read and write assistant definitions in the toolkit's database."""
 
     def __init__(self, engine_or_url: Engine | str | None = None) -> None:
+        # A URL means the process's shared engine for it (one pool per database).
         if isinstance(engine_or_url, Engine):
             self._engine = engine_or_url
         else:
-            self._engine = make_engine(engine_or_url)
+            self._engine = shared_engine(engine_or_url)
         self._ready = False
 
     def _ensure(self) -> None:
@@ -72,4 +73,4 @@ class AssistantStore:
             )
 
     def close(self) -> None:
-        self._engine.dispose()
+        """Nothing to release: engines are shared or owned by whoever passed one in."""

@@ -14,14 +14,17 @@ off, as the SQLAlchemy docs recommend), so that transactional DDL and ``BEGIN IM
 
 from __future__ import annotations
 
-import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from persistence.settings import PersistenceSettings
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -30,6 +33,7 @@ __all__ = [
     "display_url",
     "is_sqlite",
     "make_engine",
+    "shared_engine",
 ]
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///dbstorage/assistant_mediator.db"
@@ -43,9 +47,21 @@ DEFAULT_CONNECT_TIMEOUT_S: Final = 5
 
 
 def database_url(environ: Mapping[str, str] | None = None) -> str:
-    """``DATABASE_URL`` from `environ` (default `os.environ`), else `DEFAULT_DATABASE_URL`."""
-    env = os.environ if environ is None else environ
-    url = env.get("DATABASE_URL", "").strip()
+    """The ``DATABASE_URL`` setting (environment, then `.env`), else `DEFAULT_DATABASE_URL`.
+
+    With `environ`, only that mapping is looked at (no `.env`). Raises `ValueError` naming
+    ``DATABASE_URL`` when it is set to something the recorder cannot use.
+    """
+    try:
+        if environ is None:
+            url = PersistenceSettings().database_url
+        else:
+            url = PersistenceSettings.model_validate(
+                {"DATABASE_URL": environ.get("DATABASE_URL")}
+            ).database_url
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(f"DATABASE_URL: {problem}") from None
     return url or DEFAULT_DATABASE_URL
 
 
@@ -101,16 +117,18 @@ def make_engine(
 ) -> Engine:
     """An engine for `url` (default: `database_url()`), ready for the recorder and the history.
 
-    sqlite: creates the database file's folder, WAL mode, `busy_timeout_ms`. PostgreSQL:
-    connections are checked before use (a restarted server is noticed, not fatal) and a
-    connection attempt gives up after `connect_timeout_s` unless the URL sets its own.
+    sqlite: creates the default file's folder (any other folder must exist), WAL mode,
+    `busy_timeout_ms`. PostgreSQL: connections are checked before use (a restarted server is
+    noticed, not fatal) and a connection attempt gives up after `connect_timeout_s` unless
+    the URL sets its own.
     Does not connect.
     """
     parsed = make_url(url if url is not None else database_url())
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.is_dir() and parsed == make_url(DEFAULT_DATABASE_URL):
+                path.parent.mkdir(parents=True, exist_ok=True)  # our default only, not a typo
             engine = create_engine(parsed, echo=echo)
         else:  # in memory: one connection shared by every thread, or each sees its own database
             engine = create_engine(
@@ -125,3 +143,18 @@ def make_engine(
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = connect_timeout_s
     return create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+
+
+_shared: dict[str, Engine] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_engine(url: str | None = None) -> Engine:
+    """The process's engine for `url` (default: `database_url()`): one pool per database,
+    however many conversations or stores use it. Never disposed by its users."""
+    key = url if url is not None else database_url()
+    with _shared_lock:
+        engine = _shared.get(key)
+        if engine is None:
+            engine = _shared[key] = make_engine(key)
+        return engine

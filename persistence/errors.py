@@ -14,6 +14,8 @@ history queries.
 
 from __future__ import annotations
 
+from mediator.errors import ToolkitError
+
 __all__ = [
     "DatabaseUnavailableError",
     "HistoryQueryError",
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 
-class PersistenceError(Exception):
+class PersistenceError(ToolkitError):
     """Base class of every error the persistence package raises."""
 
 

@@ -13,10 +13,13 @@ again inserts nothing twice (every event has an ``event_uuid``). A batch the dat
 for good (a data error, not an outage) is written record by record and only the refused
 records are dropped, each logged with its type and position, never its content.
 
-Numbering: each event gets a random ``event_uuid``, the id of its exchange (a new one at every
-user message, shared by the events up to the next) and ``seq``, its position in the exchange.
-Events of one run therefore keep their order; see `persistence.batch_plan` for how the events
-before the run (and before the conversation id) are attached once the ids appear.
+Numbering: every event arrives with the id of its exchange and ``seq``, its position in the
+exchange, both given by the mediator that published it; the recorder adds a random
+``event_uuid`` (the key that makes writing a batch twice harmless). Events of one run
+therefore keep their order; see `persistence.batch_plan` for how the events before the run
+(and before the conversation id) are attached once the ids appear. Which assistant and
+backend a conversation uses comes from its `ConversationBound` event: the recorder learns
+everything from events.
 
 Shutdown: `close()` flushes then stops and is idempotent; an ``atexit`` hook closes at
 interpreter exit; `persistence.process.install_signal_handlers` flushes on SIGTERM.
@@ -29,7 +32,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -38,14 +41,13 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from mediator.bus import Subscription, subscribe
-from mediator.events import MediatorEvent
+from mediator.events import ConversationBound, MediatorEvent
 from persistence.engine import display_url, is_sqlite, make_engine
 from persistence.errors import PersistenceError
 from persistence.records import (
     AssistantRecord,
     ConversationNote,
     Record,
-    starts_exchange,
     to_record,
 )
 from persistence.schema import ensure_schema
@@ -56,8 +58,6 @@ __all__ = ["Recorder", "RecorderStats"]
 _logger = logging.getLogger(__name__)
 
 _FIRST_BACKOFF_S = 0.05
-SESSIONS_REMEMBERED = 100_000
-"""Sessions whose current exchange the listener remembers (least recently active forgotten)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,6 @@ class Recorder:
         self._cond = threading.Condition(threading.RLock())
         self._start_lock = threading.Lock()
         self._pending: deque[Record] = deque()
-        self._exchanges: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._enqueued = self._stored = self._dropped = self._retries = 0
         self._flush_target = 0
         self._last_error: str | None = None
@@ -227,34 +226,29 @@ class Recorder:
     # -- the publisher's side: enqueue only ---------------------------------------------
 
     def _on_event(self, event: MediatorEvent) -> None:
-        with self._cond:
-            if self._state not in ("running", "closing"):
-                return
-            session = event.session_id or ""
-            current = self._exchanges.get(session)
-            if current is None or starts_exchange(event):
-                current = (uuid.uuid4().hex, 0)
-            exchange_id, seq = current
-            self._exchanges[session] = (exchange_id, seq + 1)
-            self._exchanges.move_to_end(session)
-            if len(self._exchanges) > SESSIONS_REMEMBERED:
-                self._exchanges.popitem(last=False)
-            record = to_record(event, event_uuid=uuid.uuid4().hex, exchange_id=exchange_id, seq=seq)
-            self._enqueue(record)
+        if self._state not in ("running", "closing"):
+            return
+        if isinstance(event, ConversationBound) and event.conversation_id:
+            # Which assistant and backend the conversation uses: a fact for its row.
+            self._enqueue(
+                ConversationNote(
+                    event.conversation_id,
+                    event.assistant_id or None,
+                    event.backend or None,
+                    at=event.at,
+                )
+            )
+        # An event published outside an exchange (opening a conversation) is its own.
+        exchange_id = event.exchange_id or uuid.uuid4().hex
+        self._enqueue(
+            to_record(event, event_uuid=uuid.uuid4().hex, exchange_id=exchange_id, seq=event.seq)
+        )
 
     def _enqueue(self, record: Record) -> None:
         with self._cond:
             self._pending.append(record)
             self._enqueued += 1
             self._cond.notify_all()
-
-    def note_conversation(
-        self, conversation_id: str, *, assistant_id: str | None = None, backend: str | None = None
-    ) -> None:
-        """Record which assistant and backend `conversation_id` uses (events do not say)."""
-        if not conversation_id:
-            raise ValueError("conversation_id must be a non-empty string")
-        self._enqueue(ConversationNote(conversation_id, assistant_id, backend))
 
     def save_assistant(self, assistant: AssistantRecord) -> None:
         """Store (or update) a local assistant definition."""

@@ -44,7 +44,6 @@ from mediator.events import (
     ToolExecuted,
     ToolOutputsSubmitted,
 )
-from mediator.script import Trigger
 
 __all__ = [
     "AssistantRecord",
@@ -53,7 +52,6 @@ __all__ = [
     "EventRecord",
     "Record",
     "clean_text",
-    "starts_exchange",
     "to_record",
 ]
 
@@ -145,11 +143,6 @@ class AssistantRecord:
 
 Record: TypeAlias = EventRecord | ConversationNote | AssistantRecord
 """Anything the recorder queues."""
-
-
-def starts_exchange(event: MediatorEvent) -> bool:
-    """True for the first event of an exchange: the move to ``ready`` on a user message."""
-    return isinstance(event, StateChanged) and event.trigger is Trigger.SET_USER_MESSAGE
 
 
 def _names(names: list[str]) -> str | None:

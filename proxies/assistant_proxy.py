@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from mediator.errors import (
@@ -74,9 +74,9 @@ class AssistantProxy:
         self._run_id: str | None = None
         # A run of an earlier exchange that may still hold the thread (after a failure).
         self._unsettled_run: str | None = None
-        self.last_steps: list[RunStepInfo] = []
-        #: Called with the thread id once the remote thread is created (e.g. to note it).
-        self.on_thread_created: Callable[[str], None] | None = None
+        self._announced = False
+        if thread_id is not None:
+            mediator.bind_conversation(thread_id)
 
     @property
     def thread_id(self) -> str | None:
@@ -96,21 +96,40 @@ class AssistantProxy:
 
     # -- AssistantSide -------------------------------------------------------------------
 
-    def start_exchange(self, text: str) -> None:
+    def start_exchange(self, exchange_id: str, text: str) -> None:
         """Schedule the exchange on the running loop and return at once."""
         if self.busy:
             raise RuntimeError("an exchange is already running on this conversation")
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._exchange(text), name="assistant-mediator exchange")
+        self._task = loop.create_task(
+            self._exchange(exchange_id, text), name=f"assistant-mediator exchange {exchange_id}"
+        )
+
+    async def open_conversation(self) -> str:
+        return await self.ensure_thread()
+
+    async def list_run_steps(self) -> list[RunStepInfo]:
+        """The last run's steps, asked of the API now (never on the reply's path)."""
+        if self._run_id is None or self._thread_id is None:
+            return []
+        return await self._backend.list_steps(self._thread_id, self._run_id)
+
+    async def aclose(self) -> None:
+        await self.cancel()
+        await self._backend.aclose()
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def ensure_thread(self) -> str:
+        """The remote conversation's id, creating it on first use. The first call also tells
+        the mediator which conversation this is (a resumed one included)."""
         if self._thread_id is None:
             self._thread_id = await self._backend.create_thread()
-            self._mediator.bind_conversation(self._thread_id)
-            if self.on_thread_created is not None:
-                self.on_thread_created(self._thread_id)
+        if not self._announced:
+            self._announced = True
+            self._mediator.conversation_bound(
+                self._thread_id, assistant_id=self._assistant_id, backend=self._backend.name
+            )
         return self._thread_id
 
     async def cancel(self) -> None:
@@ -128,11 +147,11 @@ class AssistantProxy:
 
     # -- the exchange --------------------------------------------------------------------
 
-    async def _exchange(self, text: str) -> None:
+    async def _exchange(self, exchange_id: str, text: str) -> None:
         self._run_id = None
         try:
             async with asyncio.timeout(self._policy.deadline_s):
-                await self._run_exchange(text)
+                await self._run_exchange(exchange_id, text)
         except TimeoutError:
             await self._end_failed(
                 ExchangeTimeoutError(
@@ -170,16 +189,20 @@ class AssistantProxy:
         await self._settle_run()
         self._mediator.failed(error)
 
-    async def _run_exchange(self, text: str) -> None:
+    async def _run_exchange(self, exchange_id: str, text: str) -> None:
         thread_id = await self.ensure_thread()
         await self._wait_for_unsettled_run(thread_id)
         self._results = {}
         self._streamed_text = False
         if self._streaming:
-            stream = self._backend.stream_run(thread_id, self._assistant_id, text)
+            stream = self._backend.stream_run(
+                thread_id, self._assistant_id, text, exchange_id=exchange_id
+            )
             snapshot = await self._follow(thread_id, stream)
         else:
-            snapshot = await self._backend.start_run(thread_id, self._assistant_id, text)
+            snapshot = await self._backend.start_run(
+                thread_id, self._assistant_id, text, exchange_id=exchange_id
+            )
             self._run_started(snapshot)
         delay: float | None = None
         while True:
@@ -291,11 +314,6 @@ class AssistantProxy:
             # Polling sees the reply whole: deliver it as one delta, so that listeners
             # rendering deltas work the same whether the backend streamed or not.
             self._mediator.message_delta(reply)
-        try:
-            self.last_steps = await self._backend.list_steps(thread_id, snapshot.run_id)
-        except BackendError as exc:  # the steps are a nicety; the reply is what matters
-            logger.warning("could not list the steps of run %s: %s", snapshot.run_id, exc)
-            self.last_steps = []
         self._mediator.assistant_message_retrieved(reply)
 
     @staticmethod

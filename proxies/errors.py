@@ -20,8 +20,10 @@ Every backend raises only these, `from` the SDK exception they translate, so not
 
 from __future__ import annotations
 
+from mediator.errors import ToolkitError
 
-class BackendError(Exception):
+
+class BackendError(ToolkitError):
     """The remote API call did not succeed."""
 
     #: True when trying the same read again later may succeed.

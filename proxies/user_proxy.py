@@ -12,19 +12,18 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from mediator.bus import Subscription, subscribe
-from mediator.errors import ExchangeError, ExchangeTimeoutError
+from mediator.errors import ExchangeError, ExchangeTimeoutError, ToolkitError
 from mediator.events import ALL_TOPICS, MediatorEvent
+from proxies.backends.base import RunStepInfo
 from proxies.policy import ExchangePolicy
 from tools.registry import ToolRegistry
 from tools.types import ToolCall, ToolResult
 
 if TYPE_CHECKING:
     from mediator.base import Mediator
-    from proxies.assistant_proxy import AssistantProxy
-    from proxies.backends.base import RunStepInfo
 
 
-class ConversationBusyError(RuntimeError):
+class ConversationBusyError(ToolkitError, RuntimeError):
     """A message was sent while the previous exchange was still running."""
 
 
@@ -42,15 +41,6 @@ class UserProxy:
         self._registry = registry
         self._policy = policy or ExchangePolicy()
         self._reply: asyncio.Future[str] | None = None
-        self._assistant: AssistantProxy | None = None
-
-    def connect(self, assistant: AssistantProxy) -> None:
-        """Give the User Proxy a handle to cancel and close the exchange.
-
-        Exchanges themselves always go through the Mediator; this handle is only for the
-        user's "open", "stop" and "close", which must work whatever the Mediator's state.
-        """
-        self._assistant = assistant
 
     # -- public API ----------------------------------------------------------------------
 
@@ -73,15 +63,18 @@ class UserProxy:
         return self._reply is not None and not self._reply.done()
 
     @property
-    def last_steps(self) -> list[RunStepInfo]:
-        """The steps of the last completed run, as listed by the API."""
-        return list(self._assistant.last_steps) if self._assistant else []
+    def exchange_id(self) -> str | None:
+        """The id of the last exchange (minted when its message was sent)."""
+        return self._mediator.exchange_id
+
+    async def list_run_steps(self) -> list[RunStepInfo]:
+        """The steps of the last run, asked of the API now (not on the reply's path)."""
+        steps = await self._mediator.list_run_steps()
+        return [step for step in steps if isinstance(step, RunStepInfo)]
 
     async def open(self) -> str:
         """Create the remote conversation now instead of with the first message."""
-        if self._assistant is None:
-            raise RuntimeError("this User Proxy is not wired to an Assistant Proxy")
-        return await self._assistant.ensure_thread()
+        return await self._mediator.open()
 
     def send_user_message(self, text: str) -> None:
         """Start an exchange with `text`; must be called from a running event loop."""
@@ -114,8 +107,7 @@ class UserProxy:
         try:
             return await asyncio.wait_for(asyncio.shield(reply), timeout=backstop)
         except TimeoutError:
-            if self._assistant is not None:
-                await self._assistant.cancel()
+            await self._mediator.cancel()
             if reply.done() and not reply.cancelled():
                 return reply.result()
             raise ExchangeTimeoutError(
@@ -129,8 +121,7 @@ class UserProxy:
 
     async def cancel(self) -> None:
         """Cancel the running exchange (the run is cancelled at the API too)."""
-        if self._assistant is not None:
-            await self._assistant.cancel()
+        await self._mediator.cancel()
 
     def on_event(
         self,
@@ -152,9 +143,7 @@ class UserProxy:
 
     async def aclose(self) -> None:
         """Cancel any running exchange and release the backend's connections."""
-        if self._assistant is not None:
-            await self._assistant.cancel()
-            await self._assistant.backend.aclose()
+        await self._mediator.close()
 
     # -- UserSide ------------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 Quotes come from Yahoo Finance (through yfinance) or, for offline use, from a simulation that
 is deterministic per symbol and UTC day, so demos and tests are repeatable without a network.
-The source is read from ``QUOTE_SOURCE`` at each call, never at import, so an application
-can choose it after importing the toolkit. yfinance itself is imported only when a Yahoo
-quote is requested: it is slow to import and not needed offline.
+The source is the ``QUOTE_SOURCE`` setting (`tools.settings`), read at each call of the
+module-level tool, never at import; `demo_registry(quote_source=...)` binds a source instead,
+which is what the apps do with the one settings object they load at start-up. yfinance
+itself is imported only when a Yahoo quote is requested: it is slow to import and not needed
+offline.
 """
 
 from __future__ import annotations
@@ -13,20 +15,17 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationError
 
 from tools.errors import QuoteUnavailableError
 from tools.registry import ToolRegistry
-from tools.tool import function_tool
-
-QuoteSource = Literal["yahoo", "simulated"]
+from tools.settings import QUOTE_SOURCES, QuoteSource, ToolSettings
+from tools.tool import FunctionTool, function_tool
 
 QUOTE_SOURCE_ENV = "QUOTE_SOURCE"
-_QUOTE_SOURCES: tuple[QuoteSource, ...] = ("yahoo", "simulated")
 
 #: Seconds for each request yfinance makes. A quote involves a few requests, so an unreachable
 #: Yahoo costs a small multiple of this; the registry's timeout bounds the whole call anyway.
@@ -45,15 +44,12 @@ _SIMULATED_NOTE = "Simulated quote for offline use, not market data."
 
 
 def quote_source() -> QuoteSource:
-    """The quote source named by ``QUOTE_SOURCE`` now; "yahoo" when unset or empty."""
-    raw = os.environ.get(QUOTE_SOURCE_ENV, "").strip().lower()
-    if not raw:
-        return "yahoo"
-    for source in _QUOTE_SOURCES:
-        if raw == source:
-            return source
-    allowed = " or ".join(repr(source) for source in _QUOTE_SOURCES)
-    raise ValueError(f"{QUOTE_SOURCE_ENV} must be {allowed}, got {raw!r}")
+    """The quote source the ``QUOTE_SOURCE`` setting names now; "yahoo" when unset or empty."""
+    try:
+        return ToolSettings().quote_source or "yahoo"
+    except ValidationError:
+        allowed = " or ".join(repr(source) for source in QUOTE_SOURCES)
+        raise ValueError(f"{QUOTE_SOURCE_ENV} must be {allowed}") from None
 
 
 def normalize_symbol(symbol: str) -> str:
@@ -152,9 +148,21 @@ def get_stock_price(symbol: Symbol) -> str:
     Args:
         symbol: The ticker symbol, for example AAPL or BRK-B.
     """
-    if quote_source() == "simulated":
-        return json.dumps(simulated_quote(symbol))
-    return json.dumps(yahoo_quote(symbol))
+    return _quote(symbol, quote_source())
+
+
+def _quote(symbol: str, source: QuoteSource) -> str:
+    return json.dumps(simulated_quote(symbol) if source == "simulated" else yahoo_quote(symbol))
+
+
+def stock_price_tool(source: QuoteSource) -> FunctionTool[[str], str]:
+    """`get_stock_price` with its quote source fixed (same name, description and schema)."""
+
+    def get_stock_price(symbol: Symbol) -> str:
+        return _quote(symbol, source)
+
+    get_stock_price.__doc__ = _GET_STOCK_PRICE_DOC
+    return FunctionTool(get_stock_price)
 
 
 @function_tool
@@ -188,6 +196,16 @@ def buy_or_sell(symbol: Symbol, price: Annotated[float, Field(gt=0, allow_inf_na
     )
 
 
-def demo_registry(*, default_timeout: float = 30.0) -> ToolRegistry:
-    """A fresh registry holding the demo assistant's two tools."""
-    return ToolRegistry([get_stock_price, buy_or_sell], default_timeout=default_timeout)
+def demo_registry(
+    *, quote_source: QuoteSource | None = None, default_timeout: float = 30.0
+) -> ToolRegistry:
+    """A fresh registry holding the demo assistant's two tools.
+
+    With `quote_source`, quotes always come from there; without, from the ``QUOTE_SOURCE``
+    setting at each call.
+    """
+    price = get_stock_price if quote_source is None else stock_price_tool(quote_source)
+    return ToolRegistry([price, buy_or_sell], default_timeout=default_timeout)
+
+
+_GET_STOCK_PRICE_DOC = get_stock_price.__doc__

@@ -15,6 +15,7 @@ from proxies.backends.base import (
     RunStepInfo,
     Usage,
 )
+from proxies.backends.scripted import ScriptedBackend
 
 __all__ = [
     "AssistantDefinition",
@@ -23,5 +24,6 @@ __all__ = [
     "RunSnapshot",
     "RunStatus",
     "RunStepInfo",
+    "ScriptedBackend",
     "Usage",
 ]

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from openai import AsyncOpenAI
+from openai.resources.beta.threads import AsyncThreads
 from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 
@@ -24,6 +25,7 @@ from proxies.backends.base import (
     TextDelta,
     Usage,
 )
+from proxies.backends.clients import SharedClient
 from proxies.backends.sdk_errors import call_sdk, sdk_errors
 from proxies.errors import BackendServerError
 from tools.types import ToolCall, ToolResult
@@ -90,15 +92,27 @@ def _describe_step(step: RunStep) -> str:
     return "; ".join(parts)
 
 
+def _tag(exchange_id: str | None) -> dict[str, str]:
+    """Metadata naming the exchange, so what an attempt created can be found again."""
+    return {"exchange_id": exchange_id} if exchange_id else {}
+
+
 class AssistantsBackend(Backend):
     """`Backend` for servers speaking the Assistants v2 protocol."""
 
     name = "assistants"
     supports_streaming = True
 
-    def __init__(self, client: AsyncOpenAI) -> None:
-        self._client = client
-        self._threads = client.beta.threads
+    def __init__(self, client: SharedClient) -> None:
+        self._clients = client
+
+    @property
+    def _client(self) -> AsyncOpenAI:
+        return self._clients.get()
+
+    @property
+    def _threads(self) -> AsyncThreads:
+        return self._client.beta.threads
 
     async def create_assistant(self, definition: AssistantDefinition) -> str:
         tools = [
@@ -122,10 +136,19 @@ class AssistantsBackend(Backend):
         thread = await call_sdk(lambda: self._threads.create())
         return thread.id
 
-    async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
-        await call_sdk(lambda: self._threads.messages.create(thread_id, role="user", content=text))
+    async def start_run(
+        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+    ) -> RunSnapshot:
+        tag = _tag(exchange_id)
+        await call_sdk(
+            lambda: self._threads.messages.create(
+                thread_id, role="user", content=text, metadata=tag
+            )
+        )
         runs = self._threads.runs
-        run = await call_sdk(lambda: runs.create(thread_id, assistant_id=assistant_id))
+        run = await call_sdk(
+            lambda: runs.create(thread_id, assistant_id=assistant_id, metadata=tag)
+        )
         return snapshot_from_run(run)
 
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
@@ -181,19 +204,23 @@ class AssistantsBackend(Backend):
         return steps
 
     async def aclose(self) -> None:
-        await self._client.close()
+        """Nothing to release: the HTTP client is shared (see `proxies.backends.clients`)."""
 
     # -- streaming --------------------------------------------------------------------------
 
-    def stream_run(self, thread_id: str, assistant_id: str, text: str) -> AsyncIterator[StreamItem]:
-        return self._stream_new_run(thread_id, assistant_id, text)
-
-    async def _stream_new_run(
-        self, thread_id: str, assistant_id: str, text: str
+    async def stream_run(
+        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
     ) -> AsyncIterator[StreamItem]:
-        await call_sdk(lambda: self._threads.messages.create(thread_id, role="user", content=text))
+        tag = _tag(exchange_id)
+        await call_sdk(
+            lambda: self._threads.messages.create(
+                thread_id, role="user", content=text, metadata=tag
+            )
+        )
         async for item in self._stream(
-            lambda: self._threads.runs.create(thread_id, assistant_id=assistant_id, stream=True)
+            lambda: self._threads.runs.create(
+                thread_id, assistant_id=assistant_id, stream=True, metadata=tag
+            )
         ):
             yield item
 

@@ -139,8 +139,11 @@ class Backend(ABC):
         """Open a conversation on the remote side and return its id."""
 
     @abstractmethod
-    async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
-        """Add the user's message to the thread and start a run on it."""
+    async def start_run(
+        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+    ) -> RunSnapshot:
+        """Add the user's message to the thread and start a run on it, for `exchange_id`
+        (the mediator's id; a protocol without its own run ids uses it as the run id)."""
 
     @abstractmethod
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
@@ -168,7 +171,9 @@ class Backend(ABC):
     async def aclose(self) -> None:
         """Release connections."""
 
-    def stream_run(self, thread_id: str, assistant_id: str, text: str) -> AsyncIterator[StreamItem]:
+    def stream_run(
+        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+    ) -> AsyncIterator[StreamItem]:
         """Like `start_run`, streaming the run until it needs action or ends."""
         raise NotImplementedError(f"the {self.name} backend does not stream")
 

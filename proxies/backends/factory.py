@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from openai import AsyncOpenAI
-
 from proxies.backends.assistants_api import AssistantsBackend
 from proxies.backends.base import AssistantCatalog, Backend
+from proxies.backends.clients import ClientOptions, shared_client
 from proxies.backends.responses_api import ResponsesBackend
 
 Protocol = Literal["responses", "assistants"]
@@ -27,15 +26,10 @@ def create_backend(
 
     `catalog` is required for `responses`: that protocol has no assistant object, so the
     assistant's model, instructions and tools come from there. `strict` turns on the SDK's
-    response validation (tests use it against the emulator).
+    response validation (tests use it against the emulator). Backends with the same
+    options share one HTTP client per event loop (`proxies.backends.clients`).
     """
-    client = AsyncOpenAI(
-        api_key=api_key,
-        base_url=base_url,
-        max_retries=max_retries,
-        timeout=timeout_s,
-        _strict_response_validation=strict,
-    )
+    client = shared_client(ClientOptions(api_key, base_url, max_retries, timeout_s, strict))
     if protocol == "assistants":
         return AssistantsBackend(client)
     if protocol == "responses":

@@ -3,7 +3,7 @@ was retired (2026-08-26), behind the same `Backend` contract.
 
 Mapping onto the toolkit's vocabulary:
 - a Conversation is the thread;
-- the toolkit's *run* is one exchange (an id made here, ``exch_...``) spanning the responses it
+- the toolkit's *run* is one exchange (the mediator's exchange id) spanning the responses it
   takes: the first answers the user's message, each later one carries tool outputs;
 - a completed response whose output holds `function_call` items is reported as
   `requires_action`; submitting outputs creates the next response in the same conversation;
@@ -15,6 +15,7 @@ Mapping onto the toolkit's vocabulary:
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
@@ -36,6 +37,7 @@ from proxies.backends.base import (
     TextDelta,
     Usage,
 )
+from proxies.backends.clients import SharedClient
 from proxies.backends.sdk_errors import call_sdk, sdk_errors
 from proxies.errors import BackendNotFoundError, BackendServerError
 from tools.types import ToolCall, ToolResult
@@ -97,10 +99,11 @@ class ResponsesBackend(Backend):
     name = "responses"
     supports_streaming = True
 
-    def __init__(self, client: AsyncOpenAI, catalog: AssistantCatalog) -> None:
-        self._client = client
+    def __init__(self, client: SharedClient, catalog: AssistantCatalog) -> None:
+        self._clients = client
         self._catalog = catalog
         self._exchanges: OrderedDict[str, _Exchange] = OrderedDict()
+        self._definitions: dict[str, AssistantDefinition] = {}
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -110,15 +113,27 @@ class ResponsesBackend(Backend):
             raise BackendNotFoundError(f"No run found with id '{run_id}'.", status_code=404)
         return exchange
 
-    def _new_exchange(self, thread_id: str, assistant_id: str) -> _Exchange:
-        definition = self._catalog.get(assistant_id)
+    async def _definition(self, assistant_id: str) -> AssistantDefinition:
+        """The assistant's definition: read once per backend, in a worker thread (the catalog
+        may be a database, which must never hold up the event loop)."""
+        definition = self._definitions.get(assistant_id)
         if definition is None:
-            raise BackendNotFoundError(
-                f"No assistant definition found with id '{assistant_id}': create one with "
-                f"`python assistant_setup.py` (ASSISTANT_BACKEND=responses).",
-                status_code=404,
-            )
-        exchange = _Exchange(f"exch_{uuid.uuid4().hex}", thread_id, definition)
+            found = await asyncio.to_thread(self._catalog.get, assistant_id)
+            if found is None:
+                raise BackendNotFoundError(
+                    f"No assistant definition found with id '{assistant_id}': create one with "
+                    f"`python assistant_setup.py` (ASSISTANT_BACKEND=responses).",
+                    status_code=404,
+                )
+            definition = self._definitions[assistant_id] = found
+        return definition
+
+    async def _new_exchange(
+        self, thread_id: str, assistant_id: str, exchange_id: str | None
+    ) -> _Exchange:
+        definition = await self._definition(assistant_id)
+        # The toolkit's run on this protocol *is* the exchange: it keeps the mediator's id.
+        exchange = _Exchange(exchange_id or uuid.uuid4().hex, thread_id, definition)
         self._exchanges[exchange.id] = exchange
         while len(self._exchanges) > _MAX_EXCHANGES:
             self._exchanges.popitem(last=False)
@@ -191,6 +206,10 @@ class ResponsesBackend(Backend):
             for r in results
         ]
 
+    @property
+    def _client(self) -> AsyncOpenAI:
+        return self._clients.get()
+
     # -- Backend ----------------------------------------------------------------------------
 
     async def create_assistant(self, definition: AssistantDefinition) -> str:
@@ -200,8 +219,10 @@ class ResponsesBackend(Backend):
         conversation = await call_sdk(lambda: self._client.conversations.create())
         return conversation.id
 
-    async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
-        exchange = self._new_exchange(thread_id, assistant_id)
+    async def start_run(
+        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+    ) -> RunSnapshot:
+        exchange = await self._new_exchange(thread_id, assistant_id, exchange_id)
         request = self._request(exchange, text)
         response = await call_sdk(lambda: self._client.responses.create(**request))
         return self._record(exchange, response)
@@ -231,13 +252,16 @@ class ResponsesBackend(Backend):
         return list(self._exchange(run_id).steps)
 
     async def aclose(self) -> None:
-        await self._client.close()
+        """Nothing to release: the HTTP client is shared (see `proxies.backends.clients`)."""
 
     # -- streaming --------------------------------------------------------------------------
 
-    def stream_run(self, thread_id: str, assistant_id: str, text: str) -> AsyncIterator[StreamItem]:
-        exchange = self._new_exchange(thread_id, assistant_id)
-        return self._stream(exchange, self._request(exchange, text))
+    async def stream_run(
+        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+    ) -> AsyncIterator[StreamItem]:
+        exchange = await self._new_exchange(thread_id, assistant_id, exchange_id)
+        async for item in self._stream(exchange, self._request(exchange, text)):
+            yield item
 
     def stream_tool_outputs(
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]

@@ -20,7 +20,7 @@ import pytest
 from emulator import DEMO_ASSISTANT_ID, EmulatorServer, Fail, Reply, ScriptedModel
 from persistence import Recorder, make_engine
 from tests.pages.conftest import browser  # noqa: F401  (the shared headless chromium fixture)
-from tests.persistence.support import open_chat
+from tests.persistence.support import open_chat, publish_binding
 
 XSS = "<img src=x onerror=alert(1)>"
 TOOL_QUESTIONS = ("Should I buy MSFT?", "What is the price of AAPL?")
@@ -97,14 +97,14 @@ def record_history(path: Path) -> RecordedHistory:
     url = sqlite_url(path)
     assistants = (DEMO_ASSISTANT_ID, DEMO_ASSISTANT_ID, SCRIPTED_ASSISTANT_ID)
     with (
-        recording(url) as recorder,
+        recording(url),
         fast_emulator() as demo,
         fast_emulator(ScriptedModel([Fail(message=FAIL_MESSAGE)])) as failing,
         fast_emulator(ScriptedModel([Reply(XSS)])) as xss,
     ):
         ids = asyncio.run(_record_all(demo, failing, xss))
         for conversation_id, assistant_id in zip(ids, assistants, strict=True):
-            recorder.note_conversation(conversation_id, assistant_id=assistant_id)
+            publish_binding(conversation_id, assistant_id=assistant_id)
     return RecordedHistory(url, path, *ids)
 
 

@@ -47,7 +47,9 @@ async def test_one_tool_call_output_reaches_the_assistant(make_chat: ChatFactory
     assert states.index("tools_executed") < states.index("tool_outputs_submitted")
     assert states[-1] == "completed"
     # The step list the API reports carries the submitted output.
-    assert any("get_stock_price" in s.detail and "AAPL" in s.detail for s in user.last_steps)
+    assert any(
+        "get_stock_price" in s.detail and "AAPL" in s.detail for s in await user.list_run_steps()
+    )
 
 
 async def test_parallel_tool_calls_are_submitted_together(make_chat: ChatFactory) -> None:
@@ -123,7 +125,7 @@ async def test_tool_fault_becomes_error_output_and_run_completes(
     assert result.error_type == error_type
     assert json.loads(result.output)["error"]["type"] == error_type
     # The assistant saw the error output: the API's step list carries it.
-    assert any(error_type in s.detail for s in user.last_steps)
+    assert any(error_type in s.detail for s in await user.list_run_steps())
     assert rec.states[-1] == "completed"
 
 
@@ -162,7 +164,8 @@ async def test_deadline_cancels_the_run_and_next_message_works(make_chat: ChatFa
     assert stalled_run is not None
     assert rec.states[-1] == "failed"
     # The run was cancelled at the API, so the thread takes the next message.
-    run = await user._assistant.backend.get_run(user.conversation_id, stalled_run)  # type: ignore[union-attr, arg-type]
+    backend = user._mediator._assistant.backend  # type: ignore[attr-defined, union-attr]
+    run = await backend.get_run(user.conversation_id, stalled_run)
     assert run.status.value in ("cancelling", "cancelled")
     assert await user.ask("again") == "after the stall"
 

@@ -1,8 +1,9 @@
 """Property test: any sequence of run statuses a backend may report ends the exchange cleanly,
 and both mediators walk through the same states.
 
-The backend is faked at its seam (`proxies.backends.base.Backend`) so that hypothesis can
-try thousands of status sequences quickly; everything above it is the real code.
+The backend is faked at its seam (`proxies.backends.scripted.ScriptedBackend`, the fake the
+toolkit ships) so that hypothesis can try thousands of status sequences quickly; everything
+above it is the real code.
 """
 
 from __future__ import annotations
@@ -18,18 +19,11 @@ from mediator import create_mediator
 from mediator.errors import ExchangeCancelledError, ExchangeError, ExchangeFailedError
 from mediator.events import MediatorEvent, StateChanged, ToolExecuted
 from proxies.assistant_proxy import AssistantProxy
-from proxies.backends.base import (
-    AssistantDefinition,
-    Backend,
-    RunError,
-    RunSnapshot,
-    RunStatus,
-    RunStepInfo,
-)
+from proxies.backends.base import RunStatus
+from proxies.backends.scripted import ScriptedBackend
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import UserProxy
 from tools import demo_registry
-from tools.types import ToolCall, ToolResult
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -51,68 +45,14 @@ TERMINAL = [
 ]
 
 
-class StatusScriptBackend(Backend):
-    """Reports the given statuses, one per status check."""
-
-    def __init__(self, statuses: Sequence[RunStatus]) -> None:
-        self._statuses = list(statuses)
-        self.submitted: list[tuple[ToolResult, ...]] = []
-
-    def _snapshot(self, status: RunStatus) -> RunSnapshot:
-        calls: tuple[ToolCall, ...] = ()
-        if status is RunStatus.REQUIRES_ACTION:
-            calls = (
-                ToolCall(
-                    id=f"call_{len(self.submitted)}",
-                    name="get_stock_price",
-                    arguments='{"symbol": "AAPL"}',
-                ),
-            )
-        error = None
-        if status in (RunStatus.FAILED, RunStatus.EXPIRED, RunStatus.INCOMPLETE):
-            error = RunError(code="server_error", message=f"scripted {status.value}")
-        return RunSnapshot("run_1", "thread_1", status, tool_calls=calls, error=error)
-
-    async def create_assistant(self, definition: AssistantDefinition) -> str:
-        return "asst_1"
-
-    async def create_thread(self) -> str:
-        return "thread_1"
-
-    async def start_run(self, thread_id: str, assistant_id: str, text: str) -> RunSnapshot:
-        return self._snapshot(RunStatus.QUEUED)
-
-    async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
-        return self._snapshot(self._statuses.pop(0))
-
-    async def submit_tool_outputs(
-        self, thread_id: str, run_id: str, results: Sequence[ToolResult]
-    ) -> RunSnapshot:
-        self.submitted.append(tuple(results))
-        return self._snapshot(RunStatus.QUEUED)
-
-    async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
-        return self._snapshot(RunStatus.CANCELLED)
-
-    async def get_reply(self, thread_id: str, run_id: str) -> str:
-        return "scripted reply"
-
-    async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
-        return []
-
-    async def aclose(self) -> None:
-        return None
-
-
 async def _exchange(kind: str, statuses: Sequence[RunStatus]) -> tuple[list[str], object, int]:
     from mediator.bus import subscribe
 
-    backend = StatusScriptBackend(statuses)
+    backend = ScriptedBackend(statuses)
     mediator = create_mediator(kind)
     user = UserProxy(mediator, demo_registry(), policy=POLICY)
     assistant = AssistantProxy(backend, "asst_1", mediator, policy=POLICY)
     mediator.attach(user, assistant)
-    user.connect(assistant)
     events: list[MediatorEvent] = []
     with subscribe(events.append, conversation_id=None) as _:
         outcome: object

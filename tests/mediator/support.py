@@ -67,8 +67,22 @@ class FakeAssistant:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def start_exchange(self, text: str) -> None:
+    def start_exchange(self, exchange_id: str, text: str) -> None:
         self.calls.append(("start_exchange", text))
+
+    async def open_conversation(self) -> str:
+        self.calls.append(("open_conversation", None))
+        return "thread_fake"
+
+    async def cancel(self) -> None:
+        self.calls.append(("cancel", None))
+
+    async def aclose(self) -> None:
+        self.calls.append(("aclose", None))
+
+    async def list_run_steps(self) -> list[object]:
+        self.calls.append(("list_run_steps", None))
+        return []
 
 
 async def fire(mediator: Mediator, trigger: Trigger, *, status: str = "in_progress") -> None:
@@ -109,7 +123,16 @@ def path_to(target: State) -> list[Trigger]:
 
 def normalised(event: MediatorEvent) -> MediatorEvent:
     """`event` with the fields that legitimately differ between two runs fixed."""
-    return dataclasses.replace(event, at=EPOCH, conversation_id="conv", session_id="session")
+    # The exchange id is random and the numbering is pinned by its own tests
+    # (test_exchange_ids): here only the rest of the event is compared.
+    return dataclasses.replace(
+        event,
+        at=EPOCH,
+        conversation_id="conv",
+        session_id="session",
+        exchange_id=None,
+        seq=0,
+    )
 
 
 class Harness:
@@ -141,3 +164,12 @@ class Harness:
 
     def close(self) -> None:
         self.subscription.close()
+
+
+def fire_sync_exchange(mediator: Mediator) -> str:
+    """One exchange without tools, message to reply, fired synchronously; its exchange id."""
+    exchange_id = mediator.set_user_message("What is AAPL at?")
+    mediator.started(f"run_{exchange_id[:6]}")
+    mediator.heartbeat("in_progress")
+    mediator.assistant_message_retrieved("AAPL is at 190.50.")
+    return exchange_id

@@ -12,6 +12,7 @@ from mediator.events import (
     ALL_TOPICS,
     EVENT_TYPES,
     ActionRequired,
+    ConversationBound,
     ExchangeCancelled,
     ExchangeFailed,
     MediatorEvent,
@@ -41,6 +42,7 @@ def test_seed_topics_are_kept_and_every_topic_is_unique() -> None:
     assert {"sentMessage", "executedTool", "retrievedMessage", "error"} <= set(ALL_TOPICS)
     assert len(set(ALL_TOPICS)) == len(ALL_TOPICS) == len(EVENT_TYPES)
     assert {cls.topic: cls for cls in EVENT_TYPES} == {
+        "boundConversation": ConversationBound,
         "stateChanged": StateChanged,
         "sentMessage": MessageSent,
         "startedRun": RunStarted,
@@ -56,8 +58,9 @@ def test_seed_topics_are_kept_and_every_topic_is_unique() -> None:
 
 
 def test_events_carry_only_the_listed_fields() -> None:
-    base = ["conversation_id", "run_id", "state", "at", "session_id"]
+    base = ["conversation_id", "run_id", "state", "at", "session_id", "exchange_id", "seq"]
     extra = {
+        ConversationBound: ["assistant_id", "backend"],
         StateChanged: ["previous", "trigger"],
         MessageSent: ["text"],
         RunStarted: [],
@@ -171,6 +174,8 @@ def test_base_event_declares_the_common_envelope() -> None:
         "state",
         "at",
         "session_id",
+        "exchange_id",
+        "seq",
     ]
 
 
@@ -182,7 +187,7 @@ def test_every_event_of_a_mediator_carries_its_session_id() -> None:
     with subscribe(seen.append):
 
         class _Assistant:
-            def start_exchange(self, text: str) -> None:
+            def start_exchange(self, exchange_id: str, text: str) -> None:
                 pass
 
         class _User:

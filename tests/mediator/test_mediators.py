@@ -196,7 +196,7 @@ async def test_set_user_message_routes_to_the_assistant_after_publishing(
     )
 
     class Assistant(FakeAssistant):
-        def start_exchange(self, text: str) -> None:
+        def start_exchange(self, exchange_id: str, text: str) -> None:
             order.append(f"start_exchange:{text}")
 
     harness.mediator.attach(harness.user, Assistant())
@@ -396,3 +396,28 @@ async def test_a_listener_cannot_publish_a_delta_in_the_middle_of_publishing(
     assert [type(e) for e in harness.events] == [StateChanged, MessageSent]
     harness.mediator.message_delta("fine afterwards")
     assert isinstance(harness.events[-1], MessageDelta)
+
+
+@pytest.mark.parametrize("kind", ["basic", "stateMachine"])
+def test_each_message_mints_an_exchange_id_carried_and_numbered_on_every_event(kind: str) -> None:
+    from mediator import create_mediator, subscribe
+    from tests.mediator.support import FakeAssistant, FakeUser, fire_sync_exchange
+
+    mediator = create_mediator(kind, conversation_id="thread_1")
+    mediator.attach(FakeUser(), FakeAssistant())
+    seen: list[MediatorEvent] = []
+    subscription = subscribe(seen.append)
+    try:
+        first = fire_sync_exchange(mediator)
+        second = fire_sync_exchange(mediator)
+    finally:
+        subscription.close()
+    assert first != second
+    assert len(first) == len(second) == 32
+    assert {e.exchange_id for e in seen} == {first, second}
+    for exchange in (first, second):
+        mine = [e for e in seen if e.exchange_id == exchange]
+        assert [e.seq for e in mine] == list(range(len(mine)))
+        assert type(mine[0]).__name__ == "StateChanged"
+        assert type(mine[-1]).__name__ == "MessageRetrieved"
+    assert mediator.exchange_id == second

@@ -112,7 +112,7 @@ class _QuietUser:
 
 
 class _QuietAssistant:
-    def start_exchange(self, text: str) -> None:
+    def start_exchange(self, exchange_id: str, text: str) -> None:
         pass
 
 
@@ -136,3 +136,21 @@ async def drive_exchange(
     results = await mediator.action_required([call])
     mediator.tool_outputs_submitted(results)
     mediator.assistant_message_retrieved("AAPL is at 1.0.")
+
+
+def publish_binding(conversation_id: str, *, assistant_id: str, backend: str = "") -> None:
+    """Publish the `ConversationBound` event a conversation's Assistant Proxy would: the only
+    way persistence learns which assistant and backend a conversation uses."""
+    from mediator.bus import publish
+    from mediator.events import ConversationBound
+    from mediator.script import State
+
+    publish(
+        ConversationBound(
+            conversation_id=conversation_id,
+            run_id=None,
+            state=State.NEW,
+            assistant_id=assistant_id,
+            backend=backend,
+        )
+    )

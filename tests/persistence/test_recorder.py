@@ -31,7 +31,7 @@ from persistence import (
 from persistence.models import Assistant, Conversation, Message, Run, RunEvent, ToolCallRow
 from persistence.recorder import _is_transient
 from persistence.writer import BatchWriter
-from tests.persistence.support import drive_exchange, quiet_mediator
+from tests.persistence.support import drive_exchange, publish_binding, quiet_mediator
 
 EVENTS_PER_EXCHANGE = 14
 
@@ -166,7 +166,7 @@ async def test_assistants_and_conversation_notes_are_stored(
     )  # fmt: skip
     recorder.save_assistant(assistant)
     recorder.save_assistant(dataclasses.replace(assistant, name="Stocks v2"))
-    recorder.note_conversation("thread_n", assistant_id="asst_1", backend="responses")
+    publish_binding("thread_n", assistant_id="asst_1", backend="responses")
     await drive_exchange(quiet_mediator("thread_n"), conversation_id="thread_n", run_id="run_n")
     assert recorder.flush(5)
     with Session(db_engine) as session:
@@ -264,7 +264,7 @@ async def test_a_tiny_writer_memory_and_a_late_start_still_store_everything_righ
 
 async def test_a_note_before_any_event_gets_the_session_later(db_engine: Engine) -> None:
     recorder = Recorder(db_engine, batch_size=1, flush_interval_s=0.0).start()
-    recorder.note_conversation("thread_early", assistant_id="asst_x")
+    publish_binding("thread_early", assistant_id="asst_x")
     assert recorder.flush(5)
     mediator = quiet_mediator("thread_early")
     await drive_exchange(mediator, conversation_id="thread_early", run_id="run_e")

@@ -13,7 +13,7 @@ from mediator.events import MediatorEvent, StateChanged, ToolExecuted
 from mediator.script import Trigger
 from persistence import HistoryStore, Recorder
 from persistence.models import Conversation, Message, Run, RunEvent, ToolCallRow
-from tests.persistence.support import QUESTIONS, EventLog, open_chat, session_of
+from tests.persistence.support import QUESTIONS, EventLog, open_chat, publish_binding, session_of
 
 WIRINGS = [
     ("basic", "assistants", "poll"),
@@ -151,7 +151,7 @@ async def test_history_reads_back_what_the_recorder_stored(
     finally:
         await user.aclose()
     assert user.conversation_id is not None
-    recorder.note_conversation(user.conversation_id, assistant_id="asst_demo", backend="assistants")
+    publish_binding(user.conversation_id, assistant_id="asst_demo", backend="assistants")
     assert recorder.flush(10)
     store = HistoryStore(db_engine)
     page = store.list_conversations()

@@ -1,0 +1,86 @@
+"""One `AsyncOpenAI` per (base URL, key, options) and event loop, shared by every conversation.
+
+Building a client costs about 50 ms of CPU and most of a megabyte (its TLS context and
+connection pool), so a process serving many conversations must not build one each. An httpx
+connection pool belongs to the event loop that opened its connections, so the sharing is per
+running loop: one loop (an app, a server) shares one client; a test's short-lived loop gets
+its own, forgotten with the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import weakref
+from dataclasses import dataclass
+
+from openai import AsyncOpenAI
+
+__all__ = ["ClientOptions", "SharedClient", "shared_client"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Everything that makes two clients different."""
+
+    api_key: str
+    base_url: str | None
+    max_retries: int
+    timeout_s: float
+    strict: bool
+
+    def key(self) -> tuple[str, str | None, int, float, bool]:
+        # The key is hashed so the registry below never holds it in the clear twice.
+        digest = hashlib.sha256(self.api_key.encode()).hexdigest()
+        return (digest, self.base_url, self.max_retries, self.timeout_s, self.strict)
+
+
+class SharedClient:
+    """Hands out the client for the current event loop, building it on first use there."""
+
+    def __init__(self, options: ClientOptions) -> None:
+        self._options = options
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def get(self) -> AsyncOpenAI:
+        """The client for the running loop (call from async code)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._by_loop.get(loop)
+            if client is None:
+                options = self._options
+                client = AsyncOpenAI(
+                    api_key=options.api_key,
+                    base_url=options.base_url,
+                    max_retries=options.max_retries,
+                    timeout=options.timeout_s,
+                    _strict_response_validation=options.strict,
+                )
+                self._by_loop[loop] = client
+            return client
+
+    async def aclose(self) -> None:
+        """Close this loop's client (the next `get` in this loop builds a new one)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._by_loop.pop(loop, None)
+        if client is not None:
+            await client.close()
+
+
+_registry: dict[tuple[str, str | None, int, float, bool], SharedClient] = {}
+_registry_lock = threading.Lock()
+
+
+def shared_client(options: ClientOptions) -> SharedClient:
+    """The process's `SharedClient` for `options`."""
+    key = options.key()
+    with _registry_lock:
+        found = _registry.get(key)
+        if found is None:
+            found = _registry[key] = SharedClient(options)
+        return found

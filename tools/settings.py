@@ -1,0 +1,51 @@
+"""The tools' section of the settings: which quote source the demo uses, how long a tool may run.
+
+Every package reads its own section from the one source the whole toolkit shares (the process
+environment, then `.env`, as `pydantic-settings` does it); `conversation.Settings` combines the
+sections for the apps. Read when asked for, never at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["QUOTE_SOURCES", "QuoteSource", "ToolSettings", "blank_is_unset"]
+
+QuoteSource = Literal["yahoo", "simulated"]
+QUOTE_SOURCES: tuple[QuoteSource, ...] = ("yahoo", "simulated")
+
+#: Shared by every section: unknown variables are someone else's, `.env` sits beside the app.
+SECTION_CONFIG = SettingsConfigDict(
+    frozen=True, extra="ignore", env_file=".env", populate_by_name=True
+)
+
+
+def blank_is_unset(value: object) -> object:
+    """`NAME=` (an empty value, as `.env_sample` has) means "not set", and spaces do not count."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+class ToolSettings(BaseSettings):
+    """``QUOTE_SOURCE`` and ``TOOL_TIMEOUT_S``."""
+
+    model_config = SECTION_CONFIG
+
+    #: None lets the caller decide: the offline demo uses simulated quotes, otherwise Yahoo.
+    quote_source: QuoteSource | None = Field(default=None, alias="QUOTE_SOURCE")
+    tool_timeout_s: float = Field(default=60.0, gt=0, alias="TOOL_TIMEOUT_S")
+
+    @field_validator("quote_source", mode="before")
+    @classmethod
+    def _known_source(cls, value: object) -> object:
+        value = blank_is_unset(value)
+        if isinstance(value, str):
+            value = value.lower()
+            if value not in QUOTE_SOURCES:
+                allowed = " or ".join(repr(source) for source in QUOTE_SOURCES)
+                raise ValueError(f"must be {allowed}")
+        return value
