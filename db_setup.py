@@ -7,30 +7,16 @@
 The database comes from ``--url``, else ``DATABASE_URL`` (environment, then ``.env``), else
 ``sqlite:///dbstorage/assistant_mediator.db``. Prints what it did: "created schema at revision
 ...", "upgraded 0001 -> 0002 ..." or "already at head ..., nothing to do". Exits 1 with the
-reason when the database cannot be reached or holds a schema this code cannot manage.
+reason when the database cannot be reached or holds a schema this code cannot manage, and 2
+with one line naming ``DATABASE_URL`` when the URL itself is unusable.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
-
-from dotenv import dotenv_values
 
 from persistence import PersistenceError, database_url, make_engine, upgrade_schema
-
-
-def _url(given: str | None) -> str:
-    if given:
-        return given
-    environ = dict(os.environ)
-    if not environ.get("DATABASE_URL") and Path(".env").is_file():
-        from_file = dotenv_values(".env").get("DATABASE_URL")
-        if from_file:
-            environ["DATABASE_URL"] = from_file
-    return database_url(environ)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="database URL (default: DATABASE_URL or the sqlite file)")
     parser.add_argument("--revision", default="head", help="target revision (default: head)")
     args = parser.parse_args(argv)
-    engine = make_engine(_url(args.url))
+    try:  # the same settings source as every app: environment, then .env
+        url = database_url({"DATABASE_URL": args.url}) if args.url else database_url()
+    except ValueError as exc:
+        print(f"db_setup: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
     try:
         change = upgrade_schema(engine, args.revision)
     except PersistenceError as exc:

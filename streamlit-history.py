@@ -90,7 +90,10 @@ def stop_with_error(headline: str, detail: str) -> None:
 
 def open_database() -> tuple[str, str]:
     """(URL, URL to show) of a database whose schema is current; stops the page otherwise."""
-    url = persistence.database_url()
+    try:
+        url = persistence.database_url()  # environment, then .env: the apps' one source
+    except ValueError as exc:
+        stop_with_error("DATABASE_URL cannot be used.", str(exc))
     try:
         shown = persistence.display_url(url)
     except Exception as exc:  # any parse failure: the URL itself is wrong

@@ -1,5 +1,9 @@
 """Public API: start a mediated conversation with an assistant.
 
+Every error the toolkit raises on purpose is a `ToolkitError`: settings (`SettingsError`), the
+exchange (`ExchangeError` and its kinds), the remote API outside an exchange (`BackendError`,
+e.g. from `open_conversation`), the database (`PersistenceError`).
+
 import conversation
 user_proxy = conversation.start_conversation(assistant_id)
 user_proxy.send_user_message("What is the price of AAPL?")
@@ -16,20 +20,26 @@ from mediator.errors import (
     ExchangeError,
     ExchangeFailedError,
     ExchangeTimeoutError,
+    ToolkitError,
 )
+from persistence.errors import PersistenceError
+from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import ConversationBusyError, UserProxy
 
 __all__ = [
     "DEMO_ASSISTANT_ID",
+    "BackendError",
     "ConversationBusyError",
     "ExchangeCancelledError",
     "ExchangeError",
     "ExchangeFailedError",
     "ExchangePolicy",
     "ExchangeTimeoutError",
+    "PersistenceError",
     "Settings",
     "SettingsError",
+    "ToolkitError",
     "UserProxy",
     "load_settings",
     "open_conversation",

@@ -10,6 +10,7 @@ environment first, then `.env` (pydantic-settings' order). `.env` is read, never
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -92,15 +93,20 @@ class Settings(ToolSettings, PersistenceSettings):
 _FIELDS_BY_ENV = {(field.alias or name): name for name, field in Settings.model_fields.items()}
 
 
+def _shown(name: str, value: object) -> str:
+    """What was given, fit to print: never the key, never a database password."""
+    if name == "DATABASE_URL" and isinstance(value, str):
+        return f" (got {re.sub(r'//[^@/]*@', '//***@', value)!r})"
+    return f" (got {value!r})"
+
+
 def _describe(exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
         name = str(err["loc"][0]) if err["loc"] else "settings"
         message = err["msg"].removeprefix("Value error, ")
-        if name == "OPENAI_API_KEY":  # never echo what was given for the key
-            problems.append(f"{name}: {message}")
-        else:
-            problems.append(f"{name}: {message} (got {err.get('input')!r})")
+        shown = "" if name == "OPENAI_API_KEY" else _shown(name, err.get("input"))
+        problems.append(f"{name}: {message}{shown}")
     return "; ".join(problems)
 
 

@@ -12,6 +12,7 @@ offline.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -155,6 +156,7 @@ def _quote(symbol: str, source: QuoteSource) -> str:
     return json.dumps(simulated_quote(symbol) if source == "simulated" else yahoo_quote(symbol))
 
 
+@functools.cache  # one tool per source: building its argument model is the costly part
 def stock_price_tool(source: QuoteSource) -> FunctionTool[[str], str]:
     """`get_stock_price` with its quote source fixed (same name, description and schema)."""
 

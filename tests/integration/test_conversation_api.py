@@ -107,14 +107,17 @@ def test_public_api_is_pinned() -> None:
     assert sorted(conversation.__all__) == sorted(
         [
             "DEMO_ASSISTANT_ID",
+            "BackendError",
             "ConversationBusyError",
             "ExchangeCancelledError",
             "ExchangeError",
             "ExchangeFailedError",
             "ExchangePolicy",
             "ExchangeTimeoutError",
+            "PersistenceError",
             "Settings",
             "SettingsError",
+            "ToolkitError",
             "UserProxy",
             "load_settings",
             "open_conversation",
@@ -124,3 +127,27 @@ def test_public_api_is_pinned() -> None:
     )
     for name in conversation.__all__:
         assert getattr(conversation, name) is not None
+
+
+def test_every_public_error_is_a_toolkit_error() -> None:
+    for name in conversation.__all__:
+        value = getattr(conversation, name)
+        if isinstance(value, type) and issubclass(value, Exception):
+            assert issubclass(value, conversation.ToolkitError), name
+
+
+async def test_open_conversation_against_a_closed_port_raises_a_toolkit_error() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = conversation.load_settings(
+        {"OPENAI_API_KEY": "not-a-secret", "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+         "ASSISTANT_ID": "asst_x", "RECORD_EVENTS": "false"},
+        dotenv_path=None,
+    )  # fmt: skip
+    with pytest.raises(conversation.ToolkitError) as info:
+        async with conversation.open_conversation(settings=settings):
+            pass
+    assert isinstance(info.value, conversation.BackendError)
