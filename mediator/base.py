@@ -42,6 +42,7 @@ from mediator.events import (
     MessageDelta,
     MessageRetrieved,
     MessageSent,
+    Reconciled,
     RunStarted,
     RunStatusChecked,
     StateChanged,
@@ -351,6 +352,11 @@ class Mediator(ABC):
                 delta=delta,
             )
         )
+
+    def reconciled(self, request: str, error: str, found: str) -> None:
+        """The Assistant Proxy looked after an ambiguous failure: `Reconciled`, no state change."""
+        self._refuse_reentry("reconciled")
+        self._publish(Reconciled(**self._common(), request=request, error=error, found=found))
 
     def failed(self, error: ExchangeError) -> None:
         """The exchange failed: -> failed, `ExchangeFailed`, then `user.deliver_error`."""

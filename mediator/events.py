@@ -30,6 +30,7 @@ __all__ = [
     "MessageDelta",
     "MessageRetrieved",
     "MessageSent",
+    "Reconciled",
     "RunStarted",
     "RunStatusChecked",
     "StateChanged",
@@ -220,6 +221,21 @@ class MessageDelta(MediatorEvent):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Reconciled(MediatorEvent):
+    """After a request whose outcome was unknown (`request`, failing with `error`), the
+    Assistant Proxy looked at what exists remotely and found `found` (e.g. "run run_1 is
+    in_progress: adopted", "nothing: sending again")."""
+
+    topic: ClassVar[str] = "reconciled"
+    request: str
+    error: str
+    found: str
+
+    def __str__(self) -> str:
+        return f"Recovered: {self.request} failed ({shorten(self.error, TEXT_LIMIT)}); {self.found}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ExchangeFailed(MediatorEvent):
     """The exchange failed; `error` is the human message, `code` the machine-readable one."""
 
@@ -254,6 +270,7 @@ EVENT_TYPES: Final[tuple[type[MediatorEvent], ...]] = (
     ToolOutputsSubmitted,
     MessageRetrieved,
     MessageDelta,
+    Reconciled,
     ExchangeFailed,
     ExchangeCancelled,
 )

@@ -1,17 +1,27 @@
 """The Assistant Proxy: the only code that talks to the remote assistant API.
 
-It turns one user message into one exchange: start a run, watch it (polling with the
-server's hint or a backoff), hand tool calls to the Mediator, submit the outputs, and report
-the reply or a clear error. Every exchange has a deadline; when it passes, or anything goes
-wrong that cannot be retried, the run is cancelled at the API so the thread is free for the
-next message.
+It turns one user message into one exchange: start a run, watch it (streaming, or polling
+with the server's hint or a backoff), hand tool calls to the Mediator, submit the outputs,
+and report the reply or a clear error. Every exchange has a deadline.
+
+It never loses track of what exists remotely (DESIGN.md section 9):
+- a request that creates something is never re-sent blind: after a failure whose outcome is
+  unknown (a lost reply, a reset, a stream cut before its first event) the proxy asks the
+  backend what the attempt left (`find_run`), adopts it if it exists, and only otherwise tries
+  again, after a jittered pause; a `Reconciled` event says what was found;
+- a stream that breaks after the run is known is resumed where it broke when the protocol can
+  (Responses), else the run is polled;
+- tool outputs count as submitted (`ToolOutputsSubmitted`) only once the server took them;
+- however an exchange ends, the conversation is left usable (`Backend.settle_run`: no run
+  still working, no tool call left without an output) before the next message is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mediator.errors import (
@@ -30,6 +40,7 @@ from proxies.backends.base import (
 )
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
+from proxies.recovery import RetryPause, worth_retrying
 from tools.types import ToolResult
 
 if TYPE_CHECKING:
@@ -42,6 +53,28 @@ _RUN_ENDED_MESSAGES = {
     RunStatus.EXPIRED: "the assistant's run expired before it finished",
     RunStatus.INCOMPLETE: "the assistant's run ended incomplete",
 }
+#: Resumptions of one broken stream before falling back to polling the run.
+_RESUMES = 3
+
+
+class _StreamBroke(Exception):
+    """A stream broke after it had delivered something (so the request was taken)."""
+
+    def __init__(self, cause: BackendError) -> None:
+        super().__init__(cause.message)
+        self.cause = cause
+
+
+@dataclass
+class _Seen:
+    """What one stream has delivered so far."""
+
+    #: Called with the stream's first snapshot; True when that accounts for the snapshot
+    #: (the run's start), False when the usual heartbeat should follow (outputs accepted).
+    on_first: Callable[[RunSnapshot], bool] | None
+    delivered: bool = False
+    last: RunStatus | None = None
+    final: RunSnapshot | None = None
 
 
 class AssistantProxy:
@@ -64,19 +97,22 @@ class AssistantProxy:
         self._mediator = mediator
         self._policy = policy or ExchangePolicy()
         self._thread_id = thread_id
+        self._announced = False
+        if thread_id is not None:
+            mediator.bind_conversation(thread_id)
         # Stream when asked and the backend can; polling is the fallback either way.
         self._streaming = stream and backend.supports_streaming
         # This exchange's tool results by call id: a call is executed once, and if the run
-        # still asks for it (a submission lost with a dropped stream) the result is re-sent.
+        # still asks for it (the outputs never reached the server) the result is sent again.
         self._results: dict[str, ToolResult] = {}
         self._streamed_text = False
         self._task: asyncio.Task[None] | None = None
         self._run_id: str | None = None
-        # A run of an earlier exchange that may still hold the thread (after a failure).
-        self._unsettled_run: str | None = None
-        self._announced = False
-        if thread_id is not None:
-            mediator.bind_conversation(thread_id)
+        self._exchange_id: str | None = None
+        self._last_status: RunStatus | None = None  # the run's, as last seen
+        # (run id if known, exchange id) of an earlier exchange that may still hold the
+        # conversation (it ended early and could not be settled at once).
+        self._unsettled: tuple[str | None, str] | None = None
 
     @property
     def thread_id(self) -> str | None:
@@ -149,6 +185,8 @@ class AssistantProxy:
 
     async def _exchange(self, exchange_id: str, text: str) -> None:
         self._run_id = None
+        self._exchange_id = exchange_id
+        self._last_status = None
         try:
             async with asyncio.timeout(self._policy.deadline_s):
                 await self._run_exchange(exchange_id, text)
@@ -160,7 +198,7 @@ class AssistantProxy:
                 )
             )
         except asyncio.CancelledError:
-            await self._settle_run()
+            await self._settle()
             self._mediator.cancelled(
                 ExchangeCancelledError("the exchange was cancelled", run_id=self._run_id)
             )
@@ -186,26 +224,18 @@ class AssistantProxy:
             )
 
     async def _end_failed(self, error: ExchangeError) -> None:
-        await self._settle_run()
+        await self._settle()
         self._mediator.failed(error)
 
     async def _run_exchange(self, exchange_id: str, text: str) -> None:
         thread_id = await self.ensure_thread()
-        await self._wait_for_unsettled_run(thread_id)
+        await self._settle_earlier(thread_id)
         self._results = {}
         self._streamed_text = False
-        if self._streaming:
-            stream = self._backend.stream_run(
-                thread_id, self._assistant_id, text, exchange_id=exchange_id
-            )
-            snapshot = await self._follow(thread_id, stream)
-        else:
-            snapshot = await self._backend.start_run(
-                thread_id, self._assistant_id, text, exchange_id=exchange_id
-            )
-            self._run_started(snapshot)
+        snapshot = await self._begin(thread_id, exchange_id, text)
         delay: float | None = None
         while True:
+            self._last_status = snapshot.status
             if snapshot.status is RunStatus.REQUIRES_ACTION:
                 snapshot = await self._handle_action(thread_id, snapshot)
                 delay = None
@@ -227,59 +257,200 @@ class AssistantProxy:
             if snapshot.status.is_active:
                 self._mediator.heartbeat(snapshot.status.value)
 
-    def _run_started(self, snapshot: RunSnapshot) -> None:
-        self._run_id = snapshot.run_id
-        self._mediator.started(snapshot.run_id)
+    def _run_started(self, snapshot: RunSnapshot) -> bool:
+        """Fire `started` for the exchange's run, once; True (the snapshot is accounted for)."""
+        if self._run_id is None:
+            self._run_id = snapshot.run_id
+            self._mediator.started(snapshot.run_id)
+        return True
 
-    async def _follow(self, thread_id: str, stream: AsyncIterator[StreamItem]) -> RunSnapshot:
-        """Consume a stream until the run needs action or ends; poll if the stream drops.
+    # -- starting, and submitting tool outputs: look before you leap ---------------------
+
+    async def _begin(self, thread_id: str, exchange_id: str, text: str) -> RunSnapshot:
+        """Start the run: adopt what an ambiguous attempt created, else try again."""
+        pause = RetryPause(self._policy)
+        recovering = False
+        while True:
+            try:
+                if self._streaming:
+                    stream = self._backend.stream_run(
+                        thread_id,
+                        self._assistant_id,
+                        text,
+                        exchange_id=exchange_id,
+                        recovering=recovering,
+                    )
+                    return await self._follow(thread_id, stream, on_first=self._run_started)
+                snapshot = await self._backend.start_run(
+                    thread_id,
+                    self._assistant_id,
+                    text,
+                    exchange_id=exchange_id,
+                    recovering=recovering,
+                )
+                self._run_started(snapshot)
+                return snapshot
+            except BackendError as exc:
+                if not worth_retrying(exc):
+                    raise
+                found = await self._reconcile(thread_id, exc, "starting the run")
+                if found is not None:
+                    self._run_started(found)
+                    return await self._continue(thread_id, found)
+                recovering = True
+                await pause.wait(exc)
+
+    async def _submit(self, thread_id: str, run_id: str, results: list[ToolResult]) -> RunSnapshot:
+        """Send the outputs once the server has them: adopt an ambiguous attempt that was
+        taken, send again only when the run still waits for these very calls."""
+        pause = RetryPause(self._policy)
+        call_ids = {result.call_id for result in results}
+
+        def accepted(_: RunSnapshot | None = None) -> bool:
+            self._mediator.tool_outputs_submitted(results)
+            return False  # the stream's first snapshot still counts as a heartbeat
+
+        while True:
+            try:
+                if self._streaming:
+                    stream = self._backend.stream_tool_outputs(thread_id, run_id, results)
+                    return await self._follow(thread_id, stream, on_first=accepted)
+                snapshot = await self._backend.submit_tool_outputs(thread_id, run_id, results)
+                accepted()
+                return snapshot
+            except BackendError as exc:
+                if not worth_retrying(exc):
+                    raise
+                found = await self._reconcile(
+                    thread_id, exc, "submitting tool outputs", submitted=sorted(call_ids)
+                )
+                still_waiting = found is not None and (
+                    found.status is RunStatus.REQUIRES_ACTION
+                    and {call.id for call in found.tool_calls} >= call_ids
+                )
+                if found is not None and not still_waiting:
+                    accepted()
+                    return await self._continue(thread_id, found)
+                await pause.wait(exc)
+
+    async def _reconcile(
+        self,
+        thread_id: str,
+        exc: BackendError,
+        doing: str,
+        *,
+        submitted: Sequence[str] = (),
+    ) -> RunSnapshot | None:
+        """Ask what an ambiguous attempt left (retrying the look itself), and say so."""
+        assert self._exchange_id is not None
+        pause = RetryPause(self._policy)
+        while True:
+            try:
+                found = await self._backend.find_run(
+                    thread_id, self._exchange_id, submitted=submitted
+                )
+                break
+            except BackendError as look:
+                if not worth_retrying(look):
+                    raise
+                await pause.wait(look)
+        what = (
+            "nothing yet: trying again"
+            if found is None
+            else (f"run {found.run_id} is {found.status.value}: adopted")
+        )
+        logger.warning("%s failed (%s); found %s", doing, exc.message, what)
+        self._mediator.reconciled(exc.request or doing, exc.message, what)
+        return found
+
+    async def _continue(self, thread_id: str, found: RunSnapshot) -> RunSnapshot:
+        """Pick up an adopted run: resume its stream when it is still working and we can."""
+        if self._streaming and found.status.is_active and self._backend.supports_resume:
+            try:
+                resumed = self._backend.resume_stream(thread_id, found.run_id)
+                return await self._follow(thread_id, resumed)
+            except BackendError as exc:
+                logger.warning("could not resume run %s (%s); polling it", found.run_id, exc)
+        return found
+
+    # -- streams -------------------------------------------------------------------------
+
+    async def _follow(
+        self,
+        thread_id: str,
+        stream: AsyncIterator[StreamItem],
+        *,
+        on_first: Callable[[RunSnapshot], bool] | None = None,
+    ) -> RunSnapshot:
+        """Consume a stream until the run needs action or ends.
+
+        A break before the stream delivered anything is the caller's to reconcile (it raises);
+        a break after is resumed where it broke (Responses), else the run is polled.
+        """
+        resumes = 0
+        while True:
+            try:
+                return await self._consume(stream, on_first)
+            except _StreamBroke as broke:
+                assert self._run_id is not None
+                on_first = None
+                if self._backend.supports_resume and resumes < _RESUMES:
+                    resumes += 1
+                    logger.warning("stream of run %s broke (%s); resuming", self._run_id, broke)
+                    stream = self._backend.resume_stream(thread_id, self._run_id)
+                    continue
+                logger.warning("stream of run %s broke (%s); polling it", self._run_id, broke)
+                return await self._poll(thread_id, self._run_id)
+
+    async def _consume(
+        self,
+        stream: AsyncIterator[StreamItem],
+        on_first: Callable[[RunSnapshot], bool] | None,
+    ) -> RunSnapshot:
+        """Turn stream items into mediator triggers; the snapshot the stream ended with.
 
         The stream is read to its end even after the final snapshot (the server closes right
         after it), so that no half-read HTTP response is left to the garbage collector.
         """
-        final: RunSnapshot | None = None
+        seen = _Seen(on_first)
         try:
-            final = await self._consume(stream)
+            async for item in stream:
+                if seen.final is None:
+                    self._take(item, seen)
         except BackendError as exc:
-            if self._run_id is None or not exc.retryable:
+            if seen.final is not None:
+                return seen.final  # a break after the final snapshot loses nothing that matters
+            if not seen.delivered or not exc.retryable:
                 raise
-            logger.warning("the stream of run %s broke (%s); polling it", self._run_id, exc)
+            raise _StreamBroke(exc) from exc
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
-        if final is not None:
-            return final
-        if self._run_id is None:
+        if seen.final is not None:
+            return seen.final
+        if not seen.delivered:
             raise ExchangeFailedError("the stream ended before the run started")
-        return await self._poll(thread_id, self._run_id)
+        raise _StreamBroke(BackendError("the stream ended before the run did"))
 
-    async def _consume(self, stream: AsyncIterator[StreamItem]) -> RunSnapshot | None:
-        """Turn stream items into mediator triggers; the final snapshot, if one came."""
-        last: RunStatus | None = None
-        final: RunSnapshot | None = None
-        try:
-            async for item in stream:
-                if final is not None:
-                    continue
-                if isinstance(item, TextDelta):
-                    self._streamed_text = True
-                    self._mediator.message_delta(item.text)
-                elif self._run_id is None:
-                    self._run_started(item)
-                elif item.status.is_active and item.status is not last:
-                    self._mediator.heartbeat(item.status.value)
-                if isinstance(item, RunSnapshot):
-                    last = item.status
-                    final = None if item.status.is_active else item
-        except BackendError:
-            if final is None:
-                raise  # a break after the final snapshot loses nothing that matters
-        return final
+    def _take(self, item: StreamItem, seen: _Seen) -> None:
+        if isinstance(item, TextDelta):
+            self._streamed_text = True
+            self._mediator.message_delta(item.text)
+            return
+        accounted = False
+        if not seen.delivered:
+            seen.delivered = True
+            if seen.on_first is not None:
+                accounted = seen.on_first(item)
+        if not accounted and item.status.is_active and item.status is not seen.last:
+            self._mediator.heartbeat(item.status.value)
+        seen.last = item.status
+        seen.final = None if item.status.is_active else item
 
     async def _poll(self, thread_id: str, run_id: str) -> RunSnapshot:
         """Read the run, retrying transient failures until the exchange deadline."""
-        backoff = self._policy.poll_initial_s
+        pause = RetryPause(self._policy)
         while True:
             try:
                 return await self._backend.get_run(thread_id, run_id)
@@ -287,26 +458,22 @@ class AssistantProxy:
                 if not exc.retryable:
                     raise
                 logger.warning("status check of run %s failed (%s); retrying", run_id, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._policy.poll_max_s)
+                await pause.wait(exc)
+
+    # -- tools and the reply -------------------------------------------------------------
 
     async def _handle_action(self, thread_id: str, snapshot: RunSnapshot) -> RunSnapshot:
         calls = snapshot.tool_calls
         if calls and all(call.id in self._results for call in calls):
-            # Already executed and sent, yet the run still asks: the submission was lost
-            # (a dropped stream). Send the same outputs again; never run a tool twice.
-            again = [self._results[call.id] for call in calls]
-            logger.warning("re-sending lost tool outputs of run %s", snapshot.run_id)
-            return await self._backend.submit_tool_outputs(thread_id, snapshot.run_id, again)
+            # Executed already, yet the run still asks: the outputs never reached the server
+            # (it says so by still waiting for them). Send the same outputs; never run twice.
+            logger.warning("sending the tool outputs of run %s again", snapshot.run_id)
+            return await self._submit(
+                thread_id, snapshot.run_id, [self._results[call.id] for call in calls]
+            )
         results = await self._mediator.action_required(calls)
         self._results.update((result.call_id, result) for result in results)
-        if self._streaming:
-            stream = self._backend.stream_tool_outputs(thread_id, snapshot.run_id, results)
-            self._mediator.tool_outputs_submitted(results)
-            return await self._follow(thread_id, stream)
-        submitted = await self._backend.submit_tool_outputs(thread_id, snapshot.run_id, results)
-        self._mediator.tool_outputs_submitted(results)
-        return submitted
+        return await self._submit(thread_id, snapshot.run_id, list(results))
 
     async def _finish(self, thread_id: str, snapshot: RunSnapshot) -> None:
         reply = await self._backend.get_reply(thread_id, snapshot.run_id)
@@ -327,42 +494,53 @@ class AssistantProxy:
             code=snapshot.error.code if snapshot.error else None,
         )
 
-    # -- keeping the thread usable -------------------------------------------------------
+    # -- keeping the conversation usable -------------------------------------------------
 
-    async def _settle_run(self) -> None:
-        """Cancel this exchange's run at the API, within the cancel timeout, never raising."""
-        run_id = self._run_id
-        thread_id = self._thread_id
-        if run_id is None or thread_id is None:
+    async def _settle(self) -> None:
+        """After an exchange ended early: leave nothing holding the conversation, within the
+        cancel timeout and never raising; what is left is settled before the next message."""
+        thread_id, exchange_id = self._thread_id, self._exchange_id
+        if thread_id is None or exchange_id is None:
             return
-        self._unsettled_run = run_id
+        if self._last_status is not None and self._last_status.is_terminal:
+            return  # the run ended on its own: it holds nothing, and left no open call
+        self._unsettled = (self._run_id, exchange_id)
         if self._policy.cancel_timeout_s == 0:
             return
         try:
             async with asyncio.timeout(self._policy.cancel_timeout_s):
-                snapshot = await asyncio.shield(self._backend.cancel_run(thread_id, run_id))
-                if snapshot.status.is_terminal:
-                    self._unsettled_run = None
+                await asyncio.shield(self._settle_once(thread_id))
         except (BackendError, TimeoutError) as exc:
-            # Usually the run already ended (400) or the API is unreachable; the next
-            # exchange checks the run again before it starts.
-            logger.info("could not cancel run %s: %s", run_id, exc)
+            # The API is unreachable or the run is slow to stop; the next exchange settles
+            # it before it starts.
+            logger.info("could not settle exchange %s yet: %s", exchange_id, exc)
 
-    async def _wait_for_unsettled_run(self, thread_id: str) -> None:
-        """Before a new run, make sure an earlier one no longer locks the thread."""
-        run_id = self._unsettled_run
-        if run_id is None:
-            return
-        delay: float | None = None
-        while True:
-            snapshot = await self._poll(thread_id, run_id)
-            if snapshot.status.is_terminal:
-                self._unsettled_run = None
-                return
-            if snapshot.status is not RunStatus.CANCELLING:
-                try:
-                    await self._backend.cancel_run(thread_id, run_id)
-                except BackendError as exc:
-                    logger.info("could not cancel earlier run %s: %s", run_id, exc)
-            delay = self._policy.next_poll_delay(delay, snapshot.poll_after_s)
-            await asyncio.sleep(delay)
+    async def _settle_once(self, thread_id: str) -> bool:
+        if self._unsettled is None:
+            return True
+        run_id, exchange_id = self._unsettled
+        if run_id is None and self._backend.runs_are_exchanges:
+            run_id = exchange_id
+        elif run_id is None:  # the run was never seen: did the attempt create one?
+            found = await self._backend.find_run(thread_id, exchange_id)
+            if found is None:
+                self._unsettled = None
+                return True
+            run_id = found.run_id
+        settled = await self._backend.settle_run(thread_id, run_id)
+        if settled:
+            self._unsettled = None
+        return settled
+
+    async def _settle_earlier(self, thread_id: str) -> None:
+        """Before a new run, make sure an earlier one no longer holds the conversation."""
+        pause = RetryPause(self._policy)
+        while self._unsettled is not None:
+            try:
+                if await self._settle_once(thread_id):
+                    return
+            except BackendError as exc:
+                if not worth_retrying(exc):
+                    raise
+                logger.info("earlier run not settled yet: %s", exc)
+            await pause.wait()

@@ -28,6 +28,9 @@ class BackendError(ToolkitError):
 
     #: True when trying the same read again later may succeed.
     retryable: bool = False
+    #: True when the server may have acted on the request although it did not say so (the
+    #: reply was lost, or it failed on its side): look at what exists before trying again.
+    ambiguous: bool = False
 
     def __init__(
         self,
@@ -39,6 +42,10 @@ class BackendError(ToolkitError):
     ) -> None:
         super().__init__(message)
         self.message = message
+        #: The request that failed (``POST /v1/responses``), when known.
+        self.request: str | None = None
+        #: How long the server asked to wait before trying again, in seconds.
+        self.retry_after_s: float | None = None
         self.status_code = status_code
         self.code = code
         self.request_id = request_id
@@ -46,6 +53,7 @@ class BackendError(ToolkitError):
 
 class BackendConnectionError(BackendError):
     retryable = True
+    ambiguous = True
 
 
 class BackendTimeoutError(BackendConnectionError):
@@ -90,3 +98,4 @@ class BackendRateLimitError(BackendStatusError):
 
 class BackendServerError(BackendStatusError):
     retryable = True
+    ambiguous = True

@@ -34,6 +34,8 @@ _T = TypeVar("_T")
 
 # Enough for a long exchange; each page is one request, so keep the page size at the maximum.
 _PAGE_LIMIT = 100
+# How far back reconciliation looks for what an attempt of this exchange created.
+_RECENT = 20
 
 
 def snapshot_from_run(run: Run, *, poll_after_s: float | None = None) -> RunSnapshot:
@@ -114,6 +116,28 @@ class AssistantsBackend(Backend):
     def _threads(self) -> AsyncThreads:
         return self._client.beta.threads
 
+    @property
+    def _posts(self) -> AsyncThreads:
+        """For requests that create something: no blind SDK retries (the proxy reconciles)."""
+        return self._clients.get(retries=False).beta.threads
+
+    async def _add_message(
+        self, thread_id: str, text: str, exchange_id: str | None, recovering: bool
+    ) -> None:
+        """Add the user's message, unless a recovering attempt finds it already added."""
+        if recovering and exchange_id and await self._find_message(thread_id, exchange_id):
+            return
+        tag = _tag(exchange_id)
+        await call_sdk(
+            lambda: self._posts.messages.create(thread_id, role="user", content=text, metadata=tag)
+        )
+
+    async def _find_message(self, thread_id: str, exchange_id: str) -> bool:
+        page = await call_sdk(
+            lambda: self._threads.messages.list(thread_id, order="desc", limit=_RECENT)
+        )
+        return any((m.metadata or {}).get("exchange_id") == exchange_id for m in page.data)
+
     async def create_assistant(self, definition: AssistantDefinition) -> str:
         tools = [
             {
@@ -137,19 +161,32 @@ class AssistantsBackend(Backend):
         return thread.id
 
     async def start_run(
-        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+        self,
+        thread_id: str,
+        assistant_id: str,
+        text: str,
+        *,
+        exchange_id: str | None = None,
+        recovering: bool = False,
     ) -> RunSnapshot:
+        await self._add_message(thread_id, text, exchange_id, recovering)
+        runs = self._posts.runs
         tag = _tag(exchange_id)
-        await call_sdk(
-            lambda: self._threads.messages.create(
-                thread_id, role="user", content=text, metadata=tag
-            )
-        )
-        runs = self._threads.runs
         run = await call_sdk(
             lambda: runs.create(thread_id, assistant_id=assistant_id, metadata=tag)
         )
         return snapshot_from_run(run)
+
+    async def find_run(
+        self, thread_id: str, exchange_id: str, *, submitted: Sequence[str] = ()
+    ) -> RunSnapshot | None:
+        page = await call_sdk(
+            lambda: self._threads.runs.list(thread_id, order="desc", limit=_RECENT)
+        )
+        for run in page.data:
+            if (run.metadata or {}).get("exchange_id") == exchange_id:
+                return await self.get_run(thread_id, run.id)
+        return None
 
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
         raw = await call_sdk(
@@ -164,7 +201,7 @@ class AssistantsBackend(Backend):
     ) -> RunSnapshot:
         outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
         run = await call_sdk(
-            lambda: self._threads.runs.submit_tool_outputs(
+            lambda: self._posts.runs.submit_tool_outputs(
                 run_id,
                 thread_id=thread_id,
                 tool_outputs=outputs,  # type: ignore[arg-type]
@@ -209,16 +246,18 @@ class AssistantsBackend(Backend):
     # -- streaming --------------------------------------------------------------------------
 
     async def stream_run(
-        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+        self,
+        thread_id: str,
+        assistant_id: str,
+        text: str,
+        *,
+        exchange_id: str | None = None,
+        recovering: bool = False,
     ) -> AsyncIterator[StreamItem]:
+        await self._add_message(thread_id, text, exchange_id, recovering)
         tag = _tag(exchange_id)
-        await call_sdk(
-            lambda: self._threads.messages.create(
-                thread_id, role="user", content=text, metadata=tag
-            )
-        )
         async for item in self._stream(
-            lambda: self._threads.runs.create(
+            lambda: self._posts.runs.create(
                 thread_id, assistant_id=assistant_id, stream=True, metadata=tag
             )
         ):
@@ -229,7 +268,7 @@ class AssistantsBackend(Backend):
     ) -> AsyncIterator[StreamItem]:
         outputs = [{"tool_call_id": r.call_id, "output": r.output} for r in results]
         return self._stream(
-            lambda: self._threads.runs.submit_tool_outputs(
+            lambda: self._posts.runs.submit_tool_outputs(
                 run_id,
                 thread_id=thread_id,
                 tool_outputs=outputs,  # type: ignore[arg-type]

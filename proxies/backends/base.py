@@ -129,6 +129,11 @@ class Backend(ABC):
     name: str = "backend"
     #: True when `stream_run` and `stream_tool_outputs` are implemented.
     supports_streaming: bool = False
+    #: True when `resume_stream` can pick a broken stream up where it broke.
+    supports_resume: bool = False
+    #: True when the run id is the exchange id (the protocol has no run object of its own),
+    #: so a run can be named before the server ever answered.
+    runs_are_exchanges: bool = False
 
     @abstractmethod
     async def create_assistant(self, definition: AssistantDefinition) -> str:
@@ -140,10 +145,20 @@ class Backend(ABC):
 
     @abstractmethod
     async def start_run(
-        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+        self,
+        thread_id: str,
+        assistant_id: str,
+        text: str,
+        *,
+        exchange_id: str | None = None,
+        recovering: bool = False,
     ) -> RunSnapshot:
         """Add the user's message to the thread and start a run on it, for `exchange_id`
-        (the mediator's id; a protocol without its own run ids uses it as the run id)."""
+        (the mediator's id; a protocol without its own run ids uses it as the run id).
+
+        `recovering` says an earlier attempt for this exchange failed ambiguously and
+        `find_run` found no run: what that attempt did create (the message) is reused.
+        """
 
     @abstractmethod
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
@@ -172,10 +187,45 @@ class Backend(ABC):
         """Release connections."""
 
     def stream_run(
-        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+        self,
+        thread_id: str,
+        assistant_id: str,
+        text: str,
+        *,
+        exchange_id: str | None = None,
+        recovering: bool = False,
     ) -> AsyncIterator[StreamItem]:
         """Like `start_run`, streaming the run until it needs action or ends."""
         raise NotImplementedError(f"the {self.name} backend does not stream")
+
+    def resume_stream(self, thread_id: str, run_id: str) -> AsyncIterator[StreamItem]:
+        """Continue a broken stream of `run_id` after the last event it delivered."""
+        raise NotImplementedError(f"the {self.name} backend cannot resume a stream")
+
+    # -- recovering from ambiguous failures (DESIGN.md section 9) ------------------------------
+
+    async def find_run(
+        self, thread_id: str, exchange_id: str, *, submitted: Sequence[str] = ()
+    ) -> RunSnapshot | None:
+        """After a request that may or may not have been acted on (a lost reply, a reset, a
+        stream cut before its first event): the run that `exchange_id`'s attempt left, or
+        None when nothing of it exists. `submitted` names tool calls whose outputs were being
+        sent: a snapshot past them says they were accepted.
+
+        The default knows nothing: protocols that can look implement it.
+        """
+        return None
+
+    async def settle_run(self, thread_id: str, run_id: str) -> bool:
+        """Leave the conversation usable after an exchange ended early: stop the run if it is
+        still working and answer any tool call it left without an output. True when nothing
+        holds the conversation any more; False to be asked again a little later."""
+        snapshot = await self.get_run(thread_id, run_id)
+        if snapshot.status.is_terminal:
+            return True
+        if snapshot.status is not RunStatus.CANCELLING:
+            snapshot = await self.cancel_run(thread_id, run_id)
+        return snapshot.status.is_terminal
 
     def stream_tool_outputs(
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]

@@ -41,17 +41,22 @@ class SharedClient:
 
     def __init__(self, options: ClientOptions) -> None:
         self._options = options
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[AsyncOpenAI, AsyncOpenAI]
+        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def get(self) -> AsyncOpenAI:
-        """The client for the running loop (call from async code)."""
+    def get(self, *, retries: bool = True) -> AsyncOpenAI:
+        """The client for the running loop (call from async code).
+
+        `retries=False` gives the same client without the SDK's own retries: for POSTs that
+        create something, which must never be re-sent blind (the server may have acted on the
+        first; the Assistant Proxy looks before it retries).
+        """
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._by_loop.get(loop)
-            if client is None:
+            pair = self._by_loop.get(loop)
+            if pair is None:
                 options = self._options
                 client = AsyncOpenAI(
                     api_key=options.api_key,
@@ -60,16 +65,16 @@ class SharedClient:
                     timeout=options.timeout_s,
                     _strict_response_validation=options.strict,
                 )
-                self._by_loop[loop] = client
-            return client
+                pair = self._by_loop[loop] = (client, client.with_options(max_retries=0))
+            return pair[0] if retries else pair[1]
 
     async def aclose(self) -> None:
         """Close this loop's client (the next `get` in this loop builds a new one)."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._by_loop.pop(loop, None)
-        if client is not None:
-            await client.close()
+            pair = self._by_loop.pop(loop, None)
+        if pair is not None:
+            await pair[0].close()  # the no-retry copy shares its HTTP client
 
 
 _registry: dict[tuple[str, str | None, int, float, bool], SharedClient] = {}

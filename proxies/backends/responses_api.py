@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from proxies.backends.base import (
     Usage,
 )
 from proxies.backends.clients import SharedClient
+from proxies.backends.responses_recovery import attempt_outcome, close_open_calls, items_after
 from proxies.backends.sdk_errors import call_sdk, sdk_errors
 from proxies.errors import BackendNotFoundError, BackendServerError
 from tools.types import ToolCall, ToolResult
@@ -54,6 +55,10 @@ class _Exchange:
     conversation_id: str
     definition: AssistantDefinition
     response_id: str = ""
+    text: str = ""  # the user's message, to recognise it in the conversation after a failure
+    # A create request was sent and no response of it has been seen yet: its outcome is open.
+    fresh: bool = False
+    sequence: int | None = None  # the last stream event seen: where a resumed stream goes on
     seen: set[str] = field(default_factory=set)  # responses whose output was recorded
     texts: list[str] = field(default_factory=list)
     steps: list[RunStepInfo] = field(default_factory=list)
@@ -98,12 +103,17 @@ class ResponsesBackend(Backend):
 
     name = "responses"
     supports_streaming = True
+    supports_resume = True
+    runs_are_exchanges = True
 
     def __init__(self, client: SharedClient, catalog: AssistantCatalog) -> None:
         self._clients = client
         self._catalog = catalog
         self._exchanges: OrderedDict[str, _Exchange] = OrderedDict()
         self._definitions: dict[str, AssistantDefinition] = {}
+        # The newest conversation item this backend has seen, per conversation: what a
+        # response whose reply was lost added comes after it.
+        self._known_item: dict[str, str] = {}
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -129,11 +139,13 @@ class ResponsesBackend(Backend):
         return definition
 
     async def _new_exchange(
-        self, thread_id: str, assistant_id: str, exchange_id: str | None
+        self, thread_id: str, assistant_id: str, exchange_id: str | None, text: str
     ) -> _Exchange:
+        if exchange_id is not None and (again := self._exchanges.get(exchange_id)) is not None:
+            return again  # a new attempt of the same exchange (after an ambiguous failure)
         definition = await self._definition(assistant_id)
         # The toolkit's run on this protocol *is* the exchange: it keeps the mediator's id.
-        exchange = _Exchange(exchange_id or uuid.uuid4().hex, thread_id, definition)
+        exchange = _Exchange(exchange_id or uuid.uuid4().hex, thread_id, definition, text=text)
         self._exchanges[exchange.id] = exchange
         while len(self._exchanges) > _MAX_EXCHANGES:
             self._exchanges.popitem(last=False)
@@ -142,12 +154,15 @@ class ResponsesBackend(Backend):
     def _record(self, exchange: _Exchange, response: Response) -> RunSnapshot:
         """Fold a response into the exchange (once) and describe the exchange's state."""
         exchange.response_id = response.id
+        exchange.fresh = False
         status = _status(response)
         if status in (RunStatus.COMPLETED, RunStatus.REQUIRES_ACTION) and (
             response.id not in exchange.seen
         ):
             exchange.seen.add(response.id)
             self._fold_output(exchange, response)
+            if response.output and response.output[-1].id:
+                self._known_item[exchange.conversation_id] = response.output[-1].id
         calls = exchange.calls.get(response.id, ()) if status is RunStatus.REQUIRES_ACTION else ()
         return RunSnapshot(
             run_id=exchange.id,
@@ -181,6 +196,7 @@ class ResponsesBackend(Backend):
             )
 
     def _request(self, exchange: _Exchange, input_: str | list[dict[str, Any]]) -> dict[str, Any]:
+        exchange.fresh = True  # the request about to go out may be acted on unseen
         definition = exchange.definition
         return {
             "model": definition.model,
@@ -219,12 +235,25 @@ class ResponsesBackend(Backend):
         conversation = await call_sdk(lambda: self._client.conversations.create())
         return conversation.id
 
+    @property
+    def _posts(self) -> AsyncOpenAI:
+        """For requests that create something: no blind SDK retries (the proxy reconciles)."""
+        return self._clients.get(retries=False)
+
     async def start_run(
-        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+        self,
+        thread_id: str,
+        assistant_id: str,
+        text: str,
+        *,
+        exchange_id: str | None = None,
+        recovering: bool = False,
     ) -> RunSnapshot:
-        exchange = await self._new_exchange(thread_id, assistant_id, exchange_id)
+        # Nothing to reuse when recovering: a response that failed added nothing to the
+        # conversation, and `find_run` adopted any that finished.
+        exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
         request = self._request(exchange, text)
-        response = await call_sdk(lambda: self._client.responses.create(**request))
+        response = await call_sdk(lambda: self._posts.responses.create(**request))
         return self._record(exchange, response)
 
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
@@ -237,7 +266,7 @@ class ResponsesBackend(Backend):
     ) -> RunSnapshot:
         exchange = self._exchange(run_id)
         request = self._request(exchange, self._outputs_input(exchange, results))
-        response = await call_sdk(lambda: self._client.responses.create(**request))
+        response = await call_sdk(lambda: self._posts.responses.create(**request))
         return self._record(exchange, response)
 
     async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
@@ -251,33 +280,95 @@ class ResponsesBackend(Backend):
     async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
         return list(self._exchange(run_id).steps)
 
+    async def find_run(
+        self, thread_id: str, exchange_id: str, *, submitted: Sequence[str] = ()
+    ) -> RunSnapshot | None:
+        exchange = self._exchanges.get(exchange_id)
+        if exchange is None:
+            return None
+        if not exchange.fresh and exchange.response_id:
+            return await self.get_run(thread_id, exchange_id)  # the attempt's response is known
+        items = await items_after(
+            self._client, exchange.conversation_id, self._known_item.get(exchange.conversation_id)
+        )
+        outcome = attempt_outcome(
+            items, text=None if submitted else exchange.text, submitted=submitted
+        )
+        if outcome is None:
+            return None  # still running (the conversation is locked) or it never ran
+        recovered = f"recovered_{outcome.newest_item}"  # no response id to be had: a name
+        exchange.fresh = False
+        exchange.response_id = recovered
+        exchange.seen.add(recovered)
+        exchange.calls[recovered] = outcome.calls
+        exchange.texts.extend(outcome.texts)
+        self._known_item[exchange.conversation_id] = outcome.newest_item
+        status = RunStatus.REQUIRES_ACTION if outcome.calls else RunStatus.COMPLETED
+        return RunSnapshot(exchange.id, exchange.conversation_id, status, outcome.calls)
+
+    async def settle_run(self, thread_id: str, run_id: str) -> bool:
+        exchange = self._exchanges.get(run_id)
+        if exchange is not None and exchange.response_id and not exchange.fresh:
+            if not exchange.response_id.startswith("recovered_"):
+                response_id = exchange.response_id
+                response = await call_sdk(lambda: self._client.responses.retrieve(response_id))
+                if _status(response).is_active:
+                    response = await call_sdk(lambda: self._client.responses.cancel(response_id))
+                    if _status(response).is_active:
+                        return False  # cancelling: look again shortly
+        # A response of an unknown attempt may still be running: closing calls then answers
+        # `conversation_locked`, which the caller takes as "not yet".
+        await close_open_calls(self._client, self._posts, thread_id)
+        return True
+
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared (see `proxies.backends.clients`)."""
 
     # -- streaming --------------------------------------------------------------------------
 
     async def stream_run(
-        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+        self,
+        thread_id: str,
+        assistant_id: str,
+        text: str,
+        *,
+        exchange_id: str | None = None,
+        recovering: bool = False,
     ) -> AsyncIterator[StreamItem]:
-        exchange = await self._new_exchange(thread_id, assistant_id, exchange_id)
-        async for item in self._stream(exchange, self._request(exchange, text)):
+        exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
+        request = self._request(exchange, text)
+        async for item in self._events(
+            exchange, lambda: self._posts.responses.create(**request, stream=True)
+        ):
             yield item
 
     def stream_tool_outputs(
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]
     ) -> AsyncIterator[StreamItem]:
         exchange = self._exchange(run_id)
-        return self._stream(
-            exchange, self._request(exchange, self._outputs_input(exchange, results))
+        request = self._request(exchange, self._outputs_input(exchange, results))
+        return self._events(exchange, lambda: self._posts.responses.create(**request, stream=True))
+
+    def resume_stream(self, thread_id: str, run_id: str) -> AsyncIterator[StreamItem]:
+        """The events of the exchange's current response after the last one seen."""
+        exchange = self._exchange(run_id)
+        response_id = exchange.response_id
+        after: dict[str, Any] = {}
+        if exchange.sequence is not None:
+            after["starting_after"] = exchange.sequence
+        return self._events(
+            exchange,
+            lambda: self._client.responses.retrieve(response_id, stream=True, **after),
         )
 
-    async def _stream(
-        self, exchange: _Exchange, request: dict[str, Any]
+    async def _events(
+        self, exchange: _Exchange, open_stream: Callable[[], Awaitable[Any]]
     ) -> AsyncIterator[StreamItem]:
         async with sdk_errors():
-            stream = await self._client.responses.create(**request, stream=True)
+            stream = await open_stream()
             async with stream:
                 async for event in stream:
+                    exchange.sequence = getattr(event, "sequence_number", exchange.sequence)
                     if event.type == "response.output_text.delta":
                         yield TextDelta(exchange.id, event.delta)
                     elif event.type in _LIFECYCLE:

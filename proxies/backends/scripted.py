@@ -71,7 +71,13 @@ class ScriptedBackend(Backend):
         return self.thread_id
 
     async def start_run(
-        self, thread_id: str, assistant_id: str, text: str, *, exchange_id: str | None = None
+        self,
+        thread_id: str,
+        assistant_id: str,
+        text: str,
+        *,
+        exchange_id: str | None = None,
+        recovering: bool = False,
     ) -> RunSnapshot:
         self.started.append((text, exchange_id))
         return self._snapshot(RunStatus.QUEUED)
@@ -92,6 +98,10 @@ class ScriptedBackend(Backend):
     async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
         self.cancelled += 1
         return self._snapshot(RunStatus.CANCELLED)
+
+    async def settle_run(self, thread_id: str, run_id: str) -> bool:
+        self.cancelled += 1  # the script's statuses are for the exchange, not for settling
+        return True
 
     async def get_reply(self, thread_id: str, run_id: str) -> str:
         return self.reply

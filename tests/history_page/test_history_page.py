@@ -291,13 +291,25 @@ def setup_commands(at: AppTest) -> str:
 def test_missing_database_file_says_how_to_create_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    missing = tmp_path / "nothing-here" / "history.db"
+    missing = tmp_path / "history.db"
     monkeypatch.setenv("DATABASE_URL", sqlite_url(missing))
     monkeypatch.chdir(tmp_path)
     at = started()
     assert [w.value for w in at.warning] == [f"No history database yet: {missing} does not exist."]
     assert "python db_setup.py" in setup_commands(at)
     assert "python terminal_chat.py" in setup_commands(at)
+    assert not missing.exists()  # looking did not create it
+
+
+def test_database_in_a_missing_folder_is_a_clear_error_naming_the_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nothing-here" / "history.db"
+    monkeypatch.setenv("DATABASE_URL", sqlite_url(missing))
+    monkeypatch.chdir(tmp_path)
+    at = started()
+    assert [e.value for e in at.error] == ["DATABASE_URL cannot be used."]
+    assert "nothing-here" in " ".join(texts(at))
     assert not missing.parent.exists()  # looking did not create it
 
 
@@ -343,8 +355,8 @@ def test_empty_database_says_how_to_record_a_conversation(
 @pytest.mark.parametrize(
     ("url", "headline"),
     [
-        ("this is not a url", "DATABASE_URL is not a valid database URL."),
-        ("nosuchdb://user:secret@127.0.0.1/x", "DATABASE_URL (nosuchdb://user:***@127.0.0.1/x)"),
+        ("this is not a url", "DATABASE_URL cannot be used."),
+        ("nosuchdb://user:secret@127.0.0.1/x", "DATABASE_URL cannot be used."),
         (
             "postgresql+psycopg://user:secret@127.0.0.1:1/history",
             "Cannot reach the database named by DATABASE_URL",

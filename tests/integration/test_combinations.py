@@ -7,6 +7,7 @@ Assistants protocol from the Responses protocol, or polling from streaming.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterator
 from dataclasses import replace
@@ -63,7 +64,20 @@ SCENARIOS: dict[str, list[object]] = {
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorServer]:
     with EmulatorServer(poll_after_ms=10, queue_delay=0.0) as server:
+        # The first request of each kind in a process pays one-time costs (imports, model
+        # building) that can outlast a model turn and hide `running` from polling: warm up.
+        asyncio.run(_warm_up(server))
         yield server
+
+
+async def _warm_up(server: EmulatorServer) -> None:
+    for protocol, delivery in itertools.product(["assistants", "responses"], ["poll", "stream"]):
+        server.model = ScriptedModel([CallTools([PRICE]), Reply("warm")])
+        user = wire_to_server(server.base_url, protocol=protocol, delivery=delivery, strict=True)
+        try:
+            await user.ask("warm up")
+        finally:
+            await user.aclose()
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from mediator.events import (
     MessageDelta,
     MessageRetrieved,
     MessageSent,
+    Reconciled,
     RunStarted,
     RunStatusChecked,
     StateChanged,
@@ -52,6 +53,7 @@ def test_seed_topics_are_kept_and_every_topic_is_unique() -> None:
         "submittedToolOutputs": ToolOutputsSubmitted,
         "retrievedMessage": MessageRetrieved,
         "messageDelta": MessageDelta,
+        "reconciled": Reconciled,
         "error": ExchangeFailed,
         "cancelled": ExchangeCancelled,
     }
@@ -70,6 +72,7 @@ def test_events_carry_only_the_listed_fields() -> None:
         ToolOutputsSubmitted: ["results"],
         MessageRetrieved: ["text"],
         MessageDelta: ["delta"],
+        Reconciled: ["request", "error", "found"],
         ExchangeFailed: ["error", "code"],
         ExchangeCancelled: ["reason"],
     }

@@ -52,6 +52,7 @@ def test_exported_names_are_pinned() -> None:
             "MessageDelta",
             "MessageRetrieved",
             "MessageSent",
+            "Reconciled",
             "RunStarted",
             "RunStatusChecked",
             "State",
