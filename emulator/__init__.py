@@ -9,20 +9,18 @@ dropped connections) are injected per test through `EmulatorServer.faults`.
 
 from __future__ import annotations
 
-from .config import EmulatorConfig
-from .demo_model import DemoStockModel
-from .errors import ScriptExhaustedError
-from .faults import Fault, FaultSet
-from .models import ScriptedModel
-from .seed import BUY_OR_SELL_TOOL, DEMO_ASSISTANT_ID, GET_STOCK_PRICE_TOOL
-from .server import EmulatorServer
-from .turns import (
+from .common.config import EmulatorConfig
+from .common.errors import ScriptExhaustedError
+from .common.faults import Fault, FaultSet
+from .common.server import EmulatorServer
+from .common.turns import (
     CallTools,
     Expire,
     Fail,
     Incomplete,
     Model,
     Reply,
+    ScriptedModel,
     Stall,
     ThreadMessage,
     ToolExchange,
@@ -30,6 +28,8 @@ from .turns import (
     Turn,
     TurnContext,
 )
+from .demo.model import DemoStockModel
+from .demo.seed import BUY_OR_SELL_TOOL, DEMO_ASSISTANT_ID, GET_STOCK_PRICE_TOOL
 
 __all__ = [
     "BUY_OR_SELL_TOOL",

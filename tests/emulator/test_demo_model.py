@@ -12,8 +12,8 @@ from openai.types.beta.threads import Run
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
 from emulator import DEMO_ASSISTANT_ID, DemoStockModel, Reply, TurnContext
-from emulator.demo_text import find_intent, find_symbols, parse_quote
-from emulator.turns import CallTools, ThreadMessage, ToolExchange
+from emulator.common.turns import CallTools, ThreadMessage, ToolExchange
+from emulator.demo.text import find_intent, find_symbols, parse_quote
 
 from .helpers import reply_text
 

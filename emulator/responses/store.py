@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ApiError, bad_request
-from .objects import JsonObj
-from .responses_objects import ACTIVE_RESPONSE_STATUSES
+from ..common.errors import ApiError, bad_request
+from ..common.wire import JsonObj
+from .objects import ACTIVE_RESPONSE_STATUSES
 
 __all__ = ["ResponseBook", "ResponsesStore"]
 

@@ -13,14 +13,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .errors import bad_request
-from .objects import JsonObj, run_object
-from .paging import ListQuery, page
-from .parsing import assistants_api, json_response, parse_body, read_json
-from .routes_threads import new_message
+from ..common.errors import bad_request
+from ..common.paging import ListQuery, page
+from ..common.parsing import assistants_api, json_response, parse_body, read_json
+from ..common.state import EmulatorState, emulator_state
+from ..common.wire import JsonObj
+from .effects import run_stream
+from .objects import run_object
+from .routes import new_message
 from .schemas import RunCreate, SubmitToolOutputs
-from .sse import event_stream_response
-from .state import EmulatorState, emulator_state
 from .store import RunBook
 
 __all__ = ["run_routes"]
@@ -37,14 +38,6 @@ _ECHOED_OPTIONS = (
     "parallel_tool_calls",
     "reasoning_effort",
 )
-
-
-def _run_answer(state: EmulatorState, run: JsonObj, stream: bool) -> Response:
-    if not stream:
-        return json_response(run, headers=state.run_headers)
-    queue = state.hub.subscribe(run["id"])
-    # Subscribe before the engine publishes the run's first events.
-    return event_stream_response(queue, lambda: state.hub.unsubscribe(run["id"], queue))
 
 
 def _new_run(state: EmulatorState, thread_id: str, body: RunCreate) -> tuple[JsonObj, RunBook]:
@@ -85,9 +78,10 @@ async def create_run(request: Request) -> Response:
     for message in body.additional_messages or []:
         state.store.add_message(new_message(thread["id"], message))
     state.store.add_run(run, book)
-    answer = _run_answer(state, run, bool(body.stream))
     state.engine.start(run)
-    return answer
+    if body.stream:
+        return run_stream(state.streams.log(run["id"]), 0)
+    return json_response(run, headers=state.run_headers)
 
 
 async def list_runs(request: Request) -> Response:
@@ -119,16 +113,12 @@ async def submit_tool_outputs(request: Request) -> Response:
     run = state.store.run(params["thread_id"], params["run_id"])
     body = parse_body(SubmitToolOutputs, await read_json(request))
     outputs = [(item.tool_call_id, item.output) for item in body.tool_outputs]
-    if run["status"] != "requires_action" or not body.stream:
-        state.engine.submit(run, outputs)
-        return _run_answer(state, run, False)
-    queue = state.hub.subscribe(run["id"])
-    try:
-        state.engine.submit(run, outputs)
-    except Exception:
-        state.hub.unsubscribe(run["id"], queue)
-        raise
-    return event_stream_response(queue, lambda: state.hub.unsubscribe(run["id"], queue))
+    # The stream reads on from where the run's log stands now: the events of this submit on.
+    start = len(state.streams.log(run["id"])) if run["status"] == "requires_action" else 0
+    state.engine.submit(run, outputs)
+    if body.stream:
+        return run_stream(state.streams.log(run["id"]), start)
+    return json_response(run, headers=state.run_headers)
 
 
 async def list_steps(request: Request) -> Response:

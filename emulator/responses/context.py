@@ -21,23 +21,23 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import bad_request
-from .objects import JsonObj, new_id
-from .responses_objects import (
+from ..common.errors import bad_request
+from ..common.turns import ThreadMessage, ToolExchange, TurnContext
+from ..common.wire import JsonObj, new_id
+from .objects import (
     function_call_item,
     function_call_output_item,
     item_text,
     message_item,
 )
-from .responses_schemas import (
+from .schemas import (
     FunctionCallInput,
     FunctionCallOutputInput,
     InputItem,
     ItemReferenceInput,
     MessageInput,
 )
-from .responses_store import ResponsesStore
-from .turns import ThreadMessage, ToolExchange, TurnContext
+from .store import ResponsesStore
 
 __all__ = ["check_tool_outputs", "history_of", "input_items", "turn_context"]
 

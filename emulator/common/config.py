@@ -5,9 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .lifecycle import RunTiming
+__all__ = ["EmulatorConfig", "RunTiming"]
 
-__all__ = ["EmulatorConfig"]
+
+@dataclass(frozen=True, slots=True)
+class RunTiming:
+    """How long runs and responses take: `queue_delay` in ``queued``, `model_delay` added to
+    every turn, `cancel_delay` in ``cancelling``, and `run_ttl` from creation to the deadline."""
+
+    run_ttl: float = 600.0
+    queue_delay: float = 0.05
+    model_delay: float = 0.0
+    cancel_delay: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)

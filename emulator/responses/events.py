@@ -1,10 +1,9 @@
 """Streamed responses: the events of wire reference B.7, numbered, kept and served as SSE.
 
-A `ResponseLog` holds one response's events in order, each serialised when appended (with its
-``sequence_number``, from 0), so later changes to the response do not leak into earlier events.
-Any number of readers follow a log from any position: the ``POST /responses`` stream from 0,
-``GET /responses/{id}?stream=true`` from 0 or ``starting_after + 1``. A log is closed after the
-terminal event (or when the response is cancelled or the server stops); readers then finish.
+A `ResponseLog` numbers one response's events (``sequence_number`` from 0) into the shared
+`EventLog` fan-out, whose readers follow it from any position: the ``POST /responses`` stream
+from 0, ``GET /responses/{id}?stream=true`` from 0 or ``starting_after + 1``. A log is closed
+after the terminal event (or when the response is cancelled or the server stops).
 
 For one message the events are ``output_item.added``, ``content_part.added``,
 ``output_text.delta`` x N, ``output_text.done``, ``content_part.done``, ``output_item.done``; for
@@ -14,17 +13,15 @@ a function call ``output_item.added``, ``function_call_arguments.delta`` x N,
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from .objects import JsonObj
-from .responses_objects import output_text_part
-from .sse import frame
+from ..common.sse import EventLog, stream_answer
+from ..common.wire import JsonObj, chunks
+from .objects import output_text_part
 
 __all__ = [
     "TERMINAL_EVENTS",
@@ -34,7 +31,6 @@ __all__ = [
     "stream_response",
 ]
 
-KEEPALIVE_SECONDS = 15.0
 TEXT_CHUNKS = 4
 ARGUMENT_CHUNKS = 3
 
@@ -46,14 +42,6 @@ TERMINAL_EVENTS = {
 }
 
 Event = tuple[str, JsonObj]
-
-
-def _chunks(text: str, count: int) -> list[str]:
-    """Split `text` into at most `count` consecutive non-empty pieces."""
-    if not text:
-        return []
-    size = max(1, -(-len(text) // count))
-    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def item_events(index: int, item: Mapping[str, Any]) -> list[Event]:
@@ -85,7 +73,7 @@ def _function_call_events(index: int, item: JsonObj) -> list[Event]:
     where = {"item_id": item["id"], "output_index": index}
     events: list[Event] = [
         ("response.function_call_arguments.delta", {**where, "delta": piece})
-        for piece in _chunks(item["arguments"], ARGUMENT_CHUNKS)
+        for piece in chunks(item["arguments"], ARGUMENT_CHUNKS)
     ]
     events.append(
         ("response.function_call_arguments.done", {**where, "arguments": item["arguments"]})
@@ -101,7 +89,7 @@ def _message_events(index: int, item: JsonObj) -> list[Event]:
         events.append(("response.content_part.added", {**where, "part": output_text_part("")}))
         events.extend(
             ("response.output_text.delta", {**where, "delta": piece, "logprobs": []})
-            for piece in _chunks(text, TEXT_CHUNKS)
+            for piece in chunks(text, TEXT_CHUNKS)
         )
         events.append(("response.output_text.done", {**where, "text": text, "logprobs": []}))
         events.append(("response.content_part.done", {**where, "part": part}))
@@ -109,51 +97,28 @@ def _message_events(index: int, item: JsonObj) -> list[Event]:
 
 
 class ResponseLog:
-    """The numbered SSE frames of one response, for live readers and replays."""
+    """The numbered events of one response, kept in the shared `EventLog` fan-out."""
 
     def __init__(self) -> None:
-        self._frames: list[str] = []
-        self._changed = asyncio.Event()
-        self.closed = False
+        self.events = EventLog()
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self.events)
+
+    @property
+    def closed(self) -> bool:
+        return self.events.closed
 
     def append(self, event_type: str, payload: Mapping[str, Any]) -> None:
-        if self.closed:
-            return
-        data = {"type": event_type, "sequence_number": len(self._frames), **payload}
-        self._frames.append(frame(event_type, json.dumps(data)))
-        self._wake()
+        data = {"type": event_type, "sequence_number": len(self.events), **payload}
+        self.events.append(event_type, data)
 
     def lifecycle(self, event_type: str, response: Mapping[str, Any]) -> None:
         """A ``response.*`` event carrying a snapshot of the whole response."""
         self.append(event_type, {"response": response})
 
     def close(self) -> None:
-        self.closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def frames(
-        self, start: int = 0, keepalive: float = KEEPALIVE_SECONDS
-    ) -> AsyncIterator[str]:
-        """Every frame from `start` on, waiting for new ones until the log is closed."""
-        index = max(0, start)
-        while True:
-            while index < len(self._frames):
-                yield self._frames[index]
-                index += 1
-            if self.closed:
-                return
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), keepalive)
-            except TimeoutError:
-                yield ": keepalive\n\n"
+        self.events.close()
 
 
 def replayed_log(response: Mapping[str, Any]) -> ResponseLog:
@@ -183,9 +148,5 @@ def replayed_log(response: Mapping[str, Any]) -> ResponseLog:
 
 
 def stream_response(log: ResponseLog, start: int = 0) -> StreamingResponse:
-    """The HTTP answer that streams `log` from frame `start`."""
-    return StreamingResponse(
-        log.frames(start),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-cache"},
-    )
+    """The HTTP answer that streams `log` from event `start` (no ``[DONE]`` at the end)."""
+    return stream_answer(log.events, start)

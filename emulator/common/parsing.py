@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .errors import ApiError, bad_request
 
-__all__ = ["assistants_api", "json_response", "parse_body", "read_json"]
+__all__ = ["Body", "Metadata", "assistants_api", "json_response", "parse_body", "read_json"]
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
+
+Metadata = Annotated[dict[str, Annotated[str, Field(max_length=512)]], Field(max_length=16)]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, types are strict."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
 
 BETA_MESSAGE = (
     "You must provide the 'OpenAI-Beta' header to access the Assistants API. "

@@ -3,8 +3,7 @@
 Every collection is a dict kept in insertion order, which is the monotonic sequence that list
 endpoints page over. The store is touched only from the server's event loop, so it needs no
 locks. Lookups raise the API's 404 (`ApiError`). `to_data`/`from_data` give the JSON form that
-the state file holds. Conversations and responses live in `responses_api` (a `ResponsesStore`)
-and are saved with the rest.
+the state file holds (beside the Responses side's own).
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import not_found
-from .objects import JsonObj
-from .responses_store import ResponsesStore
+from ..common.errors import not_found
+from ..common.wire import JsonObj
 
 __all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "RunBook", "Store"]
 
@@ -41,7 +39,6 @@ class Store:
         self.runs: dict[str, dict[str, JsonObj]] = {}  # thread id -> run id -> run
         self.steps: dict[str, dict[str, JsonObj]] = {}  # run id -> step id -> step
         self.books: dict[str, RunBook] = {}  # run id -> bookkeeping
-        self.responses_api = ResponsesStore()  # conversations and responses
 
     # -- lookups (404 when missing) -------------------------------------------------------
     def assistant(self, assistant_id: str) -> JsonObj:
@@ -136,7 +133,6 @@ class Store:
             "runs": {tid: list(runs.values()) for tid, runs in self.runs.items()},
             "steps": {rid: list(steps.values()) for rid, steps in self.steps.items()},
             "books": {rid: asdict(book) for rid, book in self.books.items()},
-            "responses_api": self.responses_api.to_data(),
         }
 
     @classmethod
@@ -150,5 +146,4 @@ class Store:
         store.runs = {tid: {r["id"]: r for r in rs} for tid, rs in data["runs"].items()}
         store.steps = {rid: {s["id"]: s for s in ss} for rid, ss in data["steps"].items()}
         store.books = {rid: RunBook(**book) for rid, book in data["books"].items()}
-        store.responses_api = ResponsesStore.from_data(data.get("responses_api"))
         return store

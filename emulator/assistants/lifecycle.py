@@ -17,15 +17,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from .errors import bad_request
-from .events import EventHub
-from .objects import JsonObj, message_text
-from .run_effects import RunEffects, estimate_tokens
-from .store import TERMINAL_STATUSES, Store
-from .turns import (
+from ..common.config import RunTiming
+from ..common.errors import bad_request
+from ..common.turns import (
     CallTools,
     Expire,
     Fail,
@@ -38,34 +34,27 @@ from .turns import (
     Turn,
     TurnContext,
 )
+from ..common.wire import JsonObj, estimate_tokens
+from .effects import RunEffects, RunStreams
+from .objects import message_text
+from .store import TERMINAL_STATUSES, Store
 
-__all__ = ["RunEngine", "RunTiming"]
+__all__ = ["RunEngine"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RunTiming:
-    """How long runs take: `queue_delay` in ``queued``, `model_delay` added to every turn,
-    `cancel_delay` in ``cancelling``, and `run_ttl` from creation to ``expires_at``."""
-
-    run_ttl: float = 600.0
-    queue_delay: float = 0.05
-    model_delay: float = 0.0
-    cancel_delay: float = 0.05
 
 
 class RunEngine:
     def __init__(
         self,
         store: Store,
-        hub: EventHub,
+        streams: RunStreams,
         timing: RunTiming,
         model: Callable[[], Model],
     ) -> None:
         self._store = store
-        self._effects = RunEffects(store, hub)
-        self._hub = hub
+        self._effects = RunEffects(store, streams)
+        self._streams = streams
         self._timing = timing
         self._model = model
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -110,7 +99,7 @@ class RunEngine:
         if task is not None:
             task.cancel()
         run["status"] = "cancelling"
-        self._hub.publish(run["id"], "thread.run.cancelling", run)
+        self._streams.publish(run["id"], "thread.run.cancelling", run)
         self._spawn(run, self._finish_cancel(run))
 
     def forget(self, run_ids: Sequence[str]) -> None:
@@ -120,7 +109,7 @@ class RunEngine:
             if task is not None:
                 task.cancel()
             self._submitted.pop(run_id, None)
-            self._hub.close(run_id)
+            self._streams.close(run_id)
 
     def resume(self) -> None:
         """After loading a state file, drive every run that was still active."""
@@ -141,7 +130,7 @@ class RunEngine:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
-        self._hub.close_all()
+        self._streams.close_all()
 
     # -- the run's task ---------------------------------------------------------------------
     def _spawn(self, run: JsonObj, work: Coroutine[Any, Any, None]) -> None:

@@ -1,43 +1,25 @@
 """Factories for complete Assistants v2 wire objects, every nullable field written out.
 
-Objects are kept as plain JSON dicts (`JsonObj`) from creation to storage to the wire, so what
-is stored is exactly what is served and saved. These functions are the only place that knows
-an object's full field list.
+These functions are the only place that knows an object's full field list.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any
+
+from ..common.wire import JsonObj, new_id, now
 
 __all__ = [
-    "JsonObj",
     "assistant_object",
-    "deleted_object",
     "message_object",
     "message_text",
-    "new_id",
-    "now",
     "run_object",
     "step_object",
     "text_block",
     "thread_object",
     "usage_object",
 ]
-
-JsonObj: TypeAlias = dict[str, Any]
-
-
-def now() -> int:
-    """Wire timestamps are whole Unix seconds."""
-    return int(time.time())
-
-
-def new_id(prefix: str) -> str:
-    """A fresh id shaped like the real ones: ``run_`` + 24 random characters."""
-    return f"{prefix}_{secrets.token_hex(12)}"
 
 
 def assistant_object(fields: Mapping[str, Any], *, assistant_id: str | None = None) -> JsonObj:
@@ -192,8 +174,3 @@ def usage_object(prompt_tokens: int, completion_tokens: int) -> JsonObj:
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
-
-
-def deleted_object(object_id: str, kind: str) -> JsonObj:
-    """The answer to a DELETE: ``{"id", "object": "<kind>.deleted", "deleted": true}``."""
-    return {"id": object_id, "object": f"{kind}.deleted", "deleted": True}

@@ -1,5 +1,10 @@
 """What happens to a run's objects at each transition, and the events that tell about it.
 
+Events go into each active run's `EventLog` (`RunStreams`); SSE streams read it. A stream ends
+at an event after which the run waits for tool outputs or is over; the log itself lives on until
+the run reaches a terminal status (a later ``submit_tool_outputs`` stream reads on from where
+the log then stands), and is dropped then: a finished run is not streamed again.
+
 `RunEffects` mutates the stored run, steps and messages and publishes the matching SSE events
 in the order of the wire reference (A.6). Every method runs synchronously on the server loop,
 so no reader ever sees half a transition. Timing (when to call what) is `lifecycle`'s job.
@@ -7,23 +12,68 @@ so no reader ever sees half a transition. Timing (when to call what) is `lifecyc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .events import EventHub
-from .objects import (
-    JsonObj,
-    message_object,
-    new_id,
-    now,
-    step_object,
-    text_block,
-    usage_object,
-)
-from .store import Store
-from .turns import ToolSpec
+from starlette.responses import StreamingResponse
 
-__all__ = ["RunEffects", "estimate_tokens"]
+from ..common.sse import DONE_FRAME, EventLog, stream_answer
+from ..common.turns import ToolSpec
+from ..common.wire import JsonObj, chunks, estimate_tokens, new_id, now
+from .objects import message_object, step_object, text_block, usage_object
+from .store import Store
+
+__all__ = ["RunEffects", "RunStreams", "run_stream"]
+
+_PAUSES = frozenset({"thread.run.requires_action"})
+_ENDINGS = frozenset(
+    {
+        "thread.run.completed",
+        "thread.run.failed",
+        "thread.run.incomplete",
+        "thread.run.cancelled",
+        "thread.run.expired",
+    }
+)
+
+
+class RunStreams:
+    """The event logs of the active runs, by run id."""
+
+    def __init__(self) -> None:
+        self._logs: dict[str, EventLog] = {}
+
+    def log(self, run_id: str) -> EventLog:
+        """The run's log (made on first use: a run restored from a state file has none yet)."""
+        log = self._logs.get(run_id)
+        if log is None:
+            log = self._logs[run_id] = EventLog()
+        return log
+
+    def publish(self, run_id: str, name: str, data: Mapping[str, Any]) -> None:
+        ends = name in _ENDINGS
+        self.log(run_id).append(name, data, ends_stream=ends or name in _PAUSES)
+        if ends:
+            self.close(run_id)
+
+    def close(self, run_id: str) -> None:
+        """End every stream of one run and forget its log."""
+        log = self._logs.pop(run_id, None)
+        if log is not None:
+            log.close()
+
+    def close_all(self) -> None:
+        for run_id in list(self._logs):
+            self.close(run_id)
+
+    def __len__(self) -> int:
+        return len(self._logs)
+
+
+def run_stream(log: EventLog, start: int) -> StreamingResponse:
+    """The SSE answer for a run's stream: its events from `start`, then ``[DONE]``."""
+    return stream_answer(log, start, trailer=DONE_FRAME)
+
 
 _STEP_STATUS = {"failed": "failed", "cancelled": "cancelled", "expired": "expired"}
 _MESSAGE_REASON = {"failed": "run_failed", "cancelled": "run_cancelled", "expired": "run_expired"}
@@ -38,26 +88,13 @@ _ARGUMENT_CHUNKS = 3
 _TEXT_CHUNKS = 4
 
 
-def estimate_tokens(text: str) -> int:
-    """A rough, deterministic token count: about four characters a token."""
-    return max(1, (len(text) + 3) // 4) if text else 0
-
-
-def _chunks(text: str, count: int) -> list[str]:
-    """Split `text` into at most `count` consecutive non-empty pieces."""
-    if not text:
-        return []
-    size = max(1, -(-len(text) // count))
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
 class RunEffects:
-    def __init__(self, store: Store, hub: EventHub) -> None:
+    def __init__(self, store: Store, streams: RunStreams) -> None:
         self._store = store
-        self._hub = hub
+        self._streams = streams
 
     def _publish(self, run: JsonObj, name: str, data: JsonObj) -> None:
-        self._hub.publish(run["id"], name, data)
+        self._streams.publish(run["id"], name, data)
 
     def _publish_run(self, run: JsonObj) -> None:
         self._publish(run, f"thread.run.{run['status']}", run)
@@ -132,7 +169,7 @@ class RunEffects:
         }
         pieces = [first] + [
             {"index": index, "type": "function", "function": {"arguments": piece}}
-            for piece in _chunks(entry["function"]["arguments"], _ARGUMENT_CHUNKS)
+            for piece in chunks(entry["function"]["arguments"], _ARGUMENT_CHUNKS)
         ]
         for piece in pieces:
             delta = {"step_details": {"type": "tool_calls", "tool_calls": [piece]}}
@@ -156,7 +193,7 @@ class RunEffects:
         self._store.add_message(message)
         self._publish(run, "thread.message.created", message)
         self._publish(run, "thread.message.in_progress", message)
-        for piece in _chunks(text, _TEXT_CHUNKS):
+        for piece in chunks(text, _TEXT_CHUNKS):
             content = [{"index": 0, "type": "text", "text": {"value": piece, "annotations": []}}]
             delta = {"id": message["id"], "object": "thread.message.delta"}
             self._publish(run, "thread.message.delta", {**delta, "delta": {"content": content}})

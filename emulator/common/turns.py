@@ -11,6 +11,10 @@ with one of these frozen values:
 
 `delay` is the time, in seconds, the run spends ``in_progress`` before the outcome.
 
+`ScriptedModel` hands out its turns in order, one per `decide` call, whichever run asks. It is
+thread-safe (runs decide in worker threads). When it runs out, `decide` raises
+`ScriptExhaustedError` and the run that asked fails with that message.
+
 The same turns decide a response of the Responses API (one turn per response): `Reply` and
 `CallTools` complete it with a message or with ``function_call`` items; `Fail` fails it with
 ``error = {code, message}``; `Incomplete` ends it ``incomplete`` with reason
@@ -22,9 +26,12 @@ The same turns decide a response of the Responses API (one turn per response): `
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+
+from .errors import ScriptExhaustedError
 
 __all__ = [
     "CallTools",
@@ -36,6 +43,7 @@ __all__ = [
     "Stall",
     "ThreadMessage",
     "ToolExchange",
+    "ScriptedModel",
     "ToolSpec",
     "Turn",
     "TurnContext",
@@ -226,3 +234,43 @@ def as_model(model: Model | Callable[[TurnContext], Turn]) -> Model:
     if callable(model):
         return _FunctionModel(model)
     raise TypeError(f"a model needs a decide(context) method, got {type(model).__name__}")
+
+
+class ScriptedModel:
+    """Answer each turn with the next scripted `Turn`; remember the contexts seen."""
+
+    def __init__(self, turns: Iterable[Turn]) -> None:
+        self._turns: tuple[Turn, ...] = tuple(turns)
+        self._next = 0
+        self._contexts: list[TurnContext] = []
+        self._lock = threading.Lock()
+
+    def decide(self, context: TurnContext) -> Turn:
+        with self._lock:
+            self._contexts.append(context)
+            if self._next >= len(self._turns):
+                raise ScriptExhaustedError(len(self._turns))
+            turn = self._turns[self._next]
+            self._next += 1
+            return turn
+
+    @property
+    def used(self) -> int:
+        """How many turns were handed out."""
+        with self._lock:
+            return self._next
+
+    @property
+    def remaining(self) -> int:
+        """How many turns are left."""
+        with self._lock:
+            return len(self._turns) - self._next
+
+    @property
+    def contexts(self) -> tuple[TurnContext, ...]:
+        """Every context `decide` was called with, in order (exhausted calls included)."""
+        with self._lock:
+            return tuple(self._contexts)
+
+    def __repr__(self) -> str:
+        return f"ScriptedModel(used={self.used}, remaining={self.remaining})"

@@ -19,13 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..assistants.routes import assistant_routes, thread_routes
+from ..assistants.routes_runs import run_routes
+from ..responses.routes import conversation_routes, response_routes
 from .errors import ApiError, error_envelope
 from .faults import FaultMiddleware
-from .routes_assistants import assistant_routes
-from .routes_conversations import conversation_routes
-from .routes_responses import response_routes
-from .routes_runs import run_routes
-from .routes_threads import thread_routes
 from .state import EmulatorState
 
 __all__ = ["build_app"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .objects import JsonObj, new_id, now
+from ..common.wire import JsonObj, new_id, now
 
 __all__ = [
     "ACTIVE_RESPONSE_STATUSES",

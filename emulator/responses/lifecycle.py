@@ -20,12 +20,23 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import bad_request
-from .lifecycle import RunTiming
-from .objects import JsonObj, new_id, now
-from .responses_context import turn_context
-from .responses_events import TERMINAL_EVENTS, ResponseLog, item_events, replayed_log
-from .responses_objects import (
+from ..common.config import RunTiming
+from ..common.errors import bad_request
+from ..common.turns import (
+    CallTools,
+    Expire,
+    Fail,
+    Incomplete,
+    Model,
+    Reply,
+    Stall,
+    Turn,
+    TurnContext,
+)
+from ..common.wire import JsonObj, estimate_tokens, new_id, now
+from .context import turn_context
+from .events import TERMINAL_EVENTS, ResponseLog, item_events, replayed_log
+from .objects import (
     ACTIVE_RESPONSE_STATUSES,
     INCOMPLETE_REASONS,
     function_call_item,
@@ -33,9 +44,7 @@ from .responses_objects import (
     message_item,
     response_usage,
 )
-from .responses_store import ResponseBook, ResponsesStore
-from .run_effects import estimate_tokens
-from .turns import CallTools, Expire, Fail, Incomplete, Model, Reply, Stall, Turn, TurnContext
+from .store import ResponseBook, ResponsesStore
 
 __all__ = ["ResponseEngine"]
 

@@ -15,7 +15,16 @@ says the tool reported an error and quotes it.
 
 from __future__ import annotations
 
-from .demo_text import (
+from ..common.turns import (
+    CallTools,
+    Reply,
+    ThreadMessage,
+    ToolExchange,
+    ToolSpec,
+    Turn,
+    TurnContext,
+)
+from .text import (
     Advice,
     Intent,
     Quote,
@@ -25,7 +34,6 @@ from .demo_text import (
     parse_quote,
     symbols_of,
 )
-from .turns import CallTools, Reply, ThreadMessage, ToolExchange, ToolSpec, Turn, TurnContext
 
 __all__ = ["DemoStockModel"]
 

@@ -1,4 +1,5 @@
-"""``/threads`` and ``/threads/{id}/messages``: threads and their messages.
+"""``/assistants``, ``/threads`` and ``/threads/{id}/messages``: assistants, threads and their
+messages (create, list, retrieve, modify, delete).
 
 A thread is locked while one of its runs is active: adding a message answers 400.
 """
@@ -9,14 +10,73 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .errors import bad_request
-from .objects import JsonObj, deleted_object, message_object, text_block, thread_object
-from .paging import ListQuery, page
-from .parsing import assistants_api, json_response, parse_body, read_json
-from .schemas import ImageFilePart, ImageUrlPart, MessageCreate, ThreadCreate, ThreadUpdate
-from .state import emulator_state
+from ..common.errors import bad_request
+from ..common.paging import ListQuery, page
+from ..common.parsing import assistants_api, json_response, parse_body, read_json
+from ..common.state import emulator_state
+from ..common.wire import JsonObj, deleted_object
+from .objects import assistant_object, message_object, text_block, thread_object
+from .schemas import (
+    AssistantCreate,
+    AssistantUpdate,
+    ImageFilePart,
+    ImageUrlPart,
+    MessageCreate,
+    ThreadCreate,
+    ThreadUpdate,
+)
 
-__all__ = ["new_message", "thread_routes"]
+__all__ = ["assistant_routes", "new_message", "thread_routes"]
+
+
+async def create_assistant(request: Request) -> Response:
+    body = parse_body(AssistantCreate, await read_json(request))
+    assistant = assistant_object(body.model_dump(exclude_unset=True))
+    return json_response(emulator_state(request).store.add_assistant(assistant))
+
+
+async def list_assistants(request: Request) -> Response:
+    query = ListQuery.from_params(request.query_params)
+    store = emulator_state(request).store
+    return json_response(page(list(store.assistants.values()), query))
+
+
+async def retrieve_assistant(request: Request) -> Response:
+    store = emulator_state(request).store
+    return json_response(store.assistant(request.path_params["assistant_id"]))
+
+
+async def update_assistant(request: Request) -> Response:
+    store = emulator_state(request).store
+    assistant = store.assistant(request.path_params["assistant_id"])
+    body = parse_body(AssistantUpdate, await read_json(request))
+    changes = body.model_dump(exclude_unset=True)
+    if "model" in changes and changes["model"] is None:
+        del changes["model"]
+    for key in ("metadata", "tool_resources"):
+        if key in changes and changes[key] is None:
+            changes[key] = {}
+    if changes.get("response_format", "auto") is None:
+        changes["response_format"] = "auto"
+    assistant.update(changes)
+    return json_response(assistant)
+
+
+async def delete_assistant(request: Request) -> Response:
+    store = emulator_state(request).store
+    assistant = store.assistant(request.path_params["assistant_id"])
+    del store.assistants[assistant["id"]]
+    return json_response(deleted_object(assistant["id"], "assistant"))
+
+
+def assistant_routes() -> list[BaseRoute]:
+    return [
+        Route("/assistants", assistants_api(create_assistant), methods=["POST"]),
+        Route("/assistants", assistants_api(list_assistants), methods=["GET"]),
+        Route("/assistants/{assistant_id}", assistants_api(retrieve_assistant), methods=["GET"]),
+        Route("/assistants/{assistant_id}", assistants_api(update_assistant), methods=["POST"]),
+        Route("/assistants/{assistant_id}", assistants_api(delete_assistant), methods=["DELETE"]),
+    ]
 
 
 def new_message(thread_id: str, body: MessageCreate) -> JsonObj:

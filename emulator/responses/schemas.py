@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from .schemas import Body, Metadata
+from ..common.parsing import Body, Metadata
 
 __all__ = [
     "ConversationCreate",

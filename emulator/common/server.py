@@ -21,9 +21,9 @@ from types import TracebackType
 
 import uvicorn
 
+from ..demo.model import DemoStockModel
 from .app import build_app
 from .config import EmulatorConfig
-from .demo_model import DemoStockModel
 from .faults import FaultSet
 from .state import EmulatorState
 from .turns import Model, Turn, TurnContext, as_model

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ..common.parsing import Body, Metadata
 
 __all__ = [
     "AssistantCreate",
@@ -20,12 +22,6 @@ __all__ = [
     "ThreadCreate",
     "ThreadUpdate",
 ]
-
-Metadata = Annotated[dict[str, Annotated[str, Field(max_length=512)]], Field(max_length=16)]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class FunctionDefinition(Body):

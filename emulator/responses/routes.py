@@ -1,9 +1,13 @@
-"""``/responses``: create (foreground, background or streamed), retrieve (or replay its stream),
-cancel, delete, and the input items of a response.
+"""``/responses`` and ``/conversations``.
 
-Every check of wire reference B.5 (mutually exclusive state parameters, unknown
-``previous_response_id``, a locked conversation, unanswered or unknown tool calls) happens before
-anything changes, so an error comes back as a plain JSON answer even when a stream was asked for.
+Responses: create (foreground, background or streamed), retrieve (or replay its stream from
+``starting_after``), cancel, delete, and the input items of a response. Every check of wire
+reference B.5 (mutually exclusive state parameters, unknown ``previous_response_id``, a locked
+conversation, unanswered or unknown tool calls) happens before anything changes, so an error
+comes back as a plain JSON answer even when a stream was asked for.
+
+Conversations: create, retrieve, update, delete; items list (paged by ``after``/``last_id``,
+newest first by default, no ``before``), create, retrieve, delete.
 """
 
 from __future__ import annotations
@@ -14,18 +18,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .errors import bad_request
-from .objects import JsonObj, deleted_object
-from .paging import ListQuery, page
-from .parsing import json_response, parse_body, read_json
-from .responses_context import check_tool_outputs, history_of, input_items
-from .responses_events import stream_response
-from .responses_objects import response_object
-from .responses_schemas import ResponseCreate
-from .responses_store import ResponseBook
-from .state import EmulatorState, emulator_state
+from ..common.errors import bad_request
+from ..common.paging import ListQuery, page
+from ..common.parsing import json_response, parse_body, read_json
+from ..common.state import EmulatorState, emulator_state
+from ..common.wire import JsonObj, deleted_object
+from .context import check_tool_outputs, history_of, input_items
+from .events import stream_response
+from .objects import conversation_object, item_list, response_object
+from .schemas import ConversationCreate, ConversationUpdate, ItemsCreate, ResponseCreate
+from .store import ResponseBook
 
-__all__ = ["response_routes"]
+__all__ = ["conversation_routes", "response_routes"]
 
 LOCKED_MESSAGE = (
     "Another process is currently operating on this conversation. Please retry in a few seconds."
@@ -71,7 +75,7 @@ def _tools(body: ResponseCreate) -> list[JsonObj]:
 
 def _new_response(state: EmulatorState, body: ResponseCreate) -> tuple[JsonObj, ResponseBook]:
     """A new response and its book, after every check that can refuse the request."""
-    api = state.store.responses_api
+    api = state.responses_store
     conversation_id = body.conversation_id
     if conversation_id is not None and body.previous_response_id is not None:
         raise bad_request(EXCLUSIVE_MESSAGE, code="mutually_exclusive_parameters")
@@ -102,7 +106,7 @@ async def create_response(request: Request) -> Response:
     state = emulator_state(request)
     body = parse_body(ResponseCreate, await read_json(request))
     response, book = _new_response(state, body)
-    state.store.responses_api.add_response(response, book)
+    state.responses_store.add_response(response, book)
     state.responses.start(response)
     if book.stream:
         return stream_response(state.responses.log(response))
@@ -126,11 +130,11 @@ def _starting_after(raw: str | None) -> int:
 
 async def retrieve_response(request: Request) -> Response:
     state = emulator_state(request)
-    response = state.store.responses_api.response(request.path_params["response_id"])
+    response = state.responses_store.response(request.path_params["response_id"])
     if request.query_params.get("stream", "false").lower() not in ("true", "1"):
         return json_response(response)
     start = _starting_after(request.query_params.get("starting_after")) + 1
-    book = state.store.responses_api.books[response["id"]]
+    book = state.responses_store.books[response["id"]]
     if not (response["background"] and book.stream):
         raise bad_request(
             "Only responses created with background=true and stream=true can be streamed again.",
@@ -141,7 +145,7 @@ async def retrieve_response(request: Request) -> Response:
 
 async def cancel_response(request: Request) -> Response:
     state = emulator_state(request)
-    response = state.store.responses_api.response(request.path_params["response_id"])
+    response = state.responses_store.response(request.path_params["response_id"])
     await read_json(request)  # the SDK sends an empty body; anything else must still be JSON
     state.responses.cancel(response)
     return json_response(response)
@@ -149,14 +153,14 @@ async def cancel_response(request: Request) -> Response:
 
 async def delete_response(request: Request) -> Response:
     state = emulator_state(request)
-    response = state.store.responses_api.response(request.path_params["response_id"])
+    response = state.responses_store.response(request.path_params["response_id"])
     state.responses.forget(response)
     return json_response(deleted_object(response["id"], "response"))
 
 
 async def list_input_items(request: Request) -> Response:
     state = emulator_state(request)
-    api = state.store.responses_api
+    api = state.responses_store
     response = api.response(request.path_params["response_id"])
     query = ListQuery.from_params(request.query_params)
     return json_response(page(api.books[response["id"]].input, query))
@@ -170,4 +174,82 @@ def response_routes() -> list[BaseRoute]:
         Route(one, delete_response, methods=["DELETE"]),
         Route(f"{one}/cancel", cancel_response, methods=["POST"]),
         Route(f"{one}/input_items", list_input_items, methods=["GET"]),
+    ]
+
+
+async def create_conversation(request: Request) -> Response:
+    api = emulator_state(request).responses_store
+    body = parse_body(ConversationCreate, await read_json(request))
+    items = input_items(body.items or [], api)
+    conversation = api.add_conversation(conversation_object(body.metadata))
+    api.add_items(conversation["id"], items)
+    return json_response(conversation)
+
+
+async def retrieve_conversation(request: Request) -> Response:
+    api = emulator_state(request).responses_store
+    return json_response(api.conversation(request.path_params["conversation_id"]))
+
+
+async def update_conversation(request: Request) -> Response:
+    api = emulator_state(request).responses_store
+    conversation = api.conversation(request.path_params["conversation_id"])
+    body = parse_body(ConversationUpdate, await read_json(request))
+    conversation["metadata"] = dict(body.metadata)
+    return json_response(conversation)
+
+
+async def delete_conversation(request: Request) -> Response:
+    api = emulator_state(request).responses_store
+    conversation_id = request.path_params["conversation_id"]
+    api.delete_conversation(conversation_id)
+    return json_response(deleted_object(conversation_id, "conversation"))
+
+
+async def list_items(request: Request) -> Response:
+    api = emulator_state(request).responses_store
+    items = api.conversation_items(request.path_params["conversation_id"])
+    if "before" in request.query_params:
+        raise bad_request(
+            "Unrecognized request argument supplied: before",
+            param="before",
+            code="unknown_parameter",
+        )
+    return json_response(page(items, ListQuery.from_params(request.query_params)))
+
+
+async def create_items(request: Request) -> Response:
+    api = emulator_state(request).responses_store
+    conversation = api.conversation(request.path_params["conversation_id"])
+    body = parse_body(ItemsCreate, await read_json(request))
+    items = input_items(body.items, api)
+    return json_response(item_list(api.add_items(conversation["id"], items)))
+
+
+async def retrieve_item(request: Request) -> Response:
+    api = emulator_state(request).responses_store
+    params = request.path_params
+    return json_response(api.item(params["conversation_id"], params["item_id"]))
+
+
+async def delete_item(request: Request) -> Response:
+    api = emulator_state(request).responses_store
+    params = request.path_params
+    item = api.item(params["conversation_id"], params["item_id"])
+    del api.items[params["conversation_id"]][item["id"]]
+    return json_response(api.conversation(params["conversation_id"]))
+
+
+def conversation_routes() -> list[BaseRoute]:
+    one = "/conversations/{conversation_id}"
+    items = f"{one}/items"
+    return [
+        Route("/conversations", create_conversation, methods=["POST"]),
+        Route(one, retrieve_conversation, methods=["GET"]),
+        Route(one, update_conversation, methods=["POST"]),
+        Route(one, delete_conversation, methods=["DELETE"]),
+        Route(items, list_items, methods=["GET"]),
+        Route(items, create_items, methods=["POST"]),
+        Route(f"{items}/{{item_id}}", retrieve_item, methods=["GET"]),
+        Route(f"{items}/{{item_id}}", delete_item, methods=["DELETE"]),
     ]

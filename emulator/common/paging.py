@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import bad_request
-from .objects import JsonObj
+from .wire import JsonObj
 
 __all__ = ["ListQuery", "page"]
 
