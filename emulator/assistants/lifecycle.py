@@ -19,8 +19,10 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from ..common.choice import ToolPolicy
 from ..common.config import RunTiming
 from ..common.errors import bad_request
+from ..common.structured import structured_text
 from ..common.turns import (
     CallTools,
     Expire,
@@ -170,6 +172,10 @@ class RunEngine:
                 self._effects.started(run)
             prompt_tokens = self._count_prompt(run)
             turn = await self._decide(run)
+            first_turn = not any(
+                s["type"] == "tool_calls" for s in self._store.run_steps(run["id"])
+            )
+            turn = _policy(run).enforce(turn, first_turn=first_turn)
             if isinstance(turn, Stall):
                 await asyncio.Event().wait()  # until cancelled or expired
             delay = turn.delay + self._timing.model_delay
@@ -186,8 +192,9 @@ class RunEngine:
             self._effects.tool_calls(run, turn.calls)
             return True
         if isinstance(turn, Reply):
-            book.completion_tokens += estimate_tokens(turn.text)
-            self._effects.reply(run, turn.text, prompt_tokens)
+            text = structured_text(turn.text, run["response_format"])
+            book.completion_tokens += estimate_tokens(text)
+            self._effects.reply(run, text, prompt_tokens)
         elif isinstance(turn, Fail):
             error = {"code": turn.code, "message": turn.message}
             self._effects.finish(run, "failed", last_error=error)
@@ -247,9 +254,8 @@ class RunEngine:
             for step in self._store.run_steps(run["id"])
             if step["type"] == "tool_calls"
         )
-        tool_names = tuple(
-            tool["function"]["name"] for tool in run["tools"] if tool.get("type") == "function"
-        )
+        names = [tool["function"]["name"] for tool in run["tools"] if tool["type"] == "function"]
+        tool_names = _policy(run).visible(names)
         return TurnContext(
             thread_id=run["thread_id"],
             run_id=run["id"],
@@ -259,6 +265,15 @@ class RunEngine:
             messages=messages,
             tool_turns=tool_turns,
         )
+
+
+def _policy(run: JsonObj) -> ToolPolicy:
+    functions = {
+        tool["function"]["name"]: tool["function"].get("parameters")
+        for tool in run["tools"]
+        if tool["type"] == "function"
+    }
+    return ToolPolicy.of(run["tool_choice"], run["parallel_tool_calls"], functions)
 
 
 def _check_outputs(given: list[str], expected: list[str]) -> None:

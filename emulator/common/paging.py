@@ -84,8 +84,12 @@ def _position(ids: list[str], cursor: str, param: str) -> int:
         ) from None
 
 
-def page(items: Sequence[JsonObj], query: ListQuery) -> dict[str, Any]:
-    """One page of `items` (given oldest first) as the list envelope."""
+def page(
+    items: Sequence[JsonObj], query: ListQuery, *, empty_id: str | None = None
+) -> dict[str, Any]:
+    """One page of `items` (given oldest first) as the list envelope. An empty page has
+    `empty_id` as ``first_id``/``last_id``: null for Assistants lists, "" where the SDK types
+    them as strings (conversation items, response input items)."""
     ordered = list(items) if query.order == "asc" else list(reversed(items))
     ids = [item["id"] for item in ordered]
     start, stop = 0, len(ordered)
@@ -103,7 +107,7 @@ def page(items: Sequence[JsonObj], query: ListQuery) -> dict[str, Any]:
     return {
         "object": "list",
         "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
+        "first_id": data[0]["id"] if data else empty_id,
+        "last_id": data[-1]["id"] if data else empty_id,
         "has_more": has_more,
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -29,6 +29,8 @@ class Body(BaseModel):
     """A request body: unknown fields are refused, types are strict."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+    # How the API names a field it does not know (the Responses API words it differently).
+    UNKNOWN_PARAMETER: ClassVar[str] = "Unrecognized request argument supplied: {param}"
 
 
 BETA_MESSAGE = (
@@ -37,20 +39,63 @@ BETA_MESSAGE = (
 )
 
 
+V1_MESSAGE = (
+    "The v1 Assistants API has been retired. Please try again with the v2 API by setting the "
+    "header 'OpenAI-Beta: assistants=v2'."
+)
+PARSE_MESSAGE = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you "
+    "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
+)
+MAX_DEPTH = 64
+
+
 async def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; 400 for anything the server could not store and serve back:
+    not JSON, nested deeper than `MAX_DEPTH`, or text that is not valid Unicode (a lone
+    surrogate escape such as ``"\\ud800"``)."""
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request(
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
-        ) from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise bad_request(PARSE_MESSAGE) from None
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.")
+    _check_tree(data)
     return data
+
+
+def _check_tree(data: Any) -> None:
+    """Walk the parsed body without recursion (it may be deep): bound the depth, and refuse
+    strings that cannot be encoded as UTF-8."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise bad_request(
+                f"Invalid body: JSON nested deeper than {MAX_DEPTH} levels.",
+                code="invalid_value",
+            )
+        if isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                _check_text(key)
+                pending.append((value, depth + 1))
+        elif isinstance(node, list):
+            pending.extend((value, depth + 1) for value in node)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request(
+            f"{PARSE_MESSAGE} The body holds a string that is not valid Unicode "
+            "(an unpaired surrogate escape)."
+        ) from None
 
 
 def parse_body(model: type[M], data: Mapping[str, Any]) -> M:
@@ -58,17 +103,27 @@ def parse_body(model: type[M], data: Mapping[str, Any]) -> M:
         return model.model_validate(dict(data))
     except ValidationError as exc:
         deepest = max(exc.errors(), key=lambda error: len(error["loc"]))
-        raise _validation_error(deepest, data) from None
+        raise _validation_error(deepest, data, model) from None
 
 
-def _validation_error(error: ErrorDetails, data: Mapping[str, Any]) -> ApiError:
+def _validation_error(
+    error: ErrorDetails, data: Mapping[str, Any], model: type[BaseModel]
+) -> ApiError:
     param = _param_name(error["loc"], data)
     kind = error["type"]
     if kind == "missing":
         return bad_request(f"Missing required parameter: '{param}'.", param=param)
+    if kind == "union_tag_invalid":  # an unknown ``type`` of a tool, item, content part
+        context = error.get("ctx") or {}
+        return bad_request(
+            f"Invalid value: '{context.get('tag')}'. "
+            f"Supported values are: {context.get('expected_tags')}.",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
     if kind == "extra_forbidden":
         return bad_request(
-            f"Unrecognized request argument supplied: {param}",
+            getattr(model, "UNKNOWN_PARAMETER", Body.UNKNOWN_PARAMETER).format(param=param),
             param=param,
             code="unknown_parameter",
         )
@@ -110,9 +165,10 @@ def assistants_api(handler: Handler) -> Handler:
     """Guard an Assistants endpoint: it needs ``OpenAI-Beta: assistants=v2``."""
 
     async def guarded(request: Request) -> Response:
-        beta = request.headers.get("openai-beta", "")
-        if "assistants=v2" not in [part.strip() for part in beta.split(",")]:
-            raise bad_request(BETA_MESSAGE, code="invalid_beta")
+        parts = [part.strip() for part in request.headers.get("openai-beta", "").split(",")]
+        if "assistants=v2" not in parts:
+            message = V1_MESSAGE if "assistants=v1" in parts else BETA_MESSAGE
+            raise bad_request(message, code="invalid_beta")
         return await handler(request)
 
     guarded.__name__ = handler.__name__

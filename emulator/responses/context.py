@@ -9,8 +9,7 @@ one model serves both protocols:
   the id of the response that wrote them as `run_id`);
 - `tool_turns`: this exchange's function calls, i.e. those after the newest user message, one
   turn per group of consecutive ``function_call`` items, each with its output once given;
-- `tool_names`: the function tools of this request (none for ``tool_choice: "none"``, one
-  for a named function);
+- `tool_names`: the function tools of this request the model may call (see `common.choice`);
 - `thread_id` is the conversation id ("" without one), `run_id` the response id,
   `assistant_id` is "" (Responses have no assistant) and `protocol` is ``"responses"``.
 """
@@ -21,6 +20,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..common.choice import ToolPolicy
 from ..common.errors import bad_request
 from ..common.turns import ThreadMessage, ToolExchange, TurnContext
 from ..common.wire import JsonObj, new_id
@@ -29,6 +29,7 @@ from .objects import (
     function_call_output_item,
     item_text,
     message_item,
+    reasoning_item,
 )
 from .schemas import (
     FunctionCallInput,
@@ -36,10 +37,11 @@ from .schemas import (
     InputItem,
     ItemReferenceInput,
     MessageInput,
+    ReasoningInput,
 )
 from .store import ResponsesStore
 
-__all__ = ["check_tool_outputs", "history_of", "input_items", "turn_context"]
+__all__ = ["check_tool_outputs", "history_of", "input_items", "tool_policy", "turn_context"]
 
 
 def input_items(given: str | Sequence[InputItem] | None, store: ResponsesStore) -> list[JsonObj]:
@@ -64,6 +66,8 @@ def _stored_item(item: InputItem, store: ResponsesStore) -> JsonObj:
             return function_call_output_item(item.call_id, item.output)
         parts = [part.model_dump(exclude_none=True) for part in item.output]
         return function_call_output_item(item.call_id, parts)
+    if isinstance(item, ReasoningInput):
+        return reasoning_item(item.model_dump(exclude_none=True))
     assert isinstance(item, ItemReferenceInput)
     found = store.find_item(item.id)
     if found is None:
@@ -108,14 +112,14 @@ def check_tool_outputs(
             )
 
 
-def tool_names(response: Mapping[str, Any]) -> tuple[str, ...]:
-    names = tuple(tool["name"] for tool in response["tools"] if tool.get("type") == "function")
-    choice = response["tool_choice"]
-    if choice == "none":
-        return ()
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        return tuple(name for name in names if name == choice.get("name"))
-    return names
+def tool_policy(response: Mapping[str, Any]) -> ToolPolicy:
+    """The ``tool_choice`` / ``parallel_tool_calls`` policy of `response`."""
+    functions = {
+        tool["name"]: tool.get("parameters")
+        for tool in response["tools"]
+        if tool["type"] == "function"
+    }
+    return ToolPolicy.of(response["tool_choice"], response["parallel_tool_calls"], functions)
 
 
 def turn_context(
@@ -133,7 +137,9 @@ def turn_context(
         run_id=response["id"],
         assistant_id="",
         instructions=response["instructions"] or "",
-        tool_names=tool_names(response),
+        tool_names=tool_policy(response).visible(
+            [t["name"] for t in response["tools"] if t["type"] == "function"]
+        ),
         messages=messages,
         tool_turns=_tool_turns(items),
         protocol="responses",

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..common.config import RunTiming
 from ..common.errors import bad_request
+from ..common.structured import structured_text
 from ..common.turns import (
     CallTools,
     Expire,
@@ -34,7 +35,7 @@ from ..common.turns import (
     TurnContext,
 )
 from ..common.wire import JsonObj, estimate_tokens, new_id, now
-from .context import turn_context
+from .context import tool_policy, turn_context
 from .events import TERMINAL_EVENTS, ResponseLog, item_events, replayed_log
 from .objects import (
     ACTIVE_RESPONSE_STATUSES,
@@ -168,6 +169,7 @@ class ResponseEngine:
         delay = turn.delay + self._timing.model_delay
         if delay > 0:
             await asyncio.sleep(delay)
+        turn = tool_policy(response).enforce(turn, first_turn=True)
         self._apply(response, turn, items)
 
     def _items(self, response: JsonObj, book: ResponseBook) -> list[JsonObj]:
@@ -201,8 +203,9 @@ class ResponseEngine:
             completion = sum(estimate_tokens(item["arguments"]) for item in output)
             self._finish(response, "completed", output, usage=response_usage(prompt, completion))
         elif isinstance(turn, Reply):
-            output = [message_item("assistant", turn.text)]
-            usage = response_usage(prompt, estimate_tokens(turn.text))
+            text = structured_text(turn.text, (response["text"] or {}).get("format"))
+            output = [message_item("assistant", text)]
+            usage = response_usage(prompt, estimate_tokens(text))
             self._finish(response, "completed", output, usage=usage)
         elif isinstance(turn, Fail):
             self._finish(response, "failed", error=_error(turn.code, turn.message), usage=usage)

@@ -22,6 +22,7 @@ __all__ = [
     "item_text",
     "message_item",
     "output_text_part",
+    "reasoning_item",
     "response_object",
     "response_usage",
 ]
@@ -95,6 +96,16 @@ def function_call_output_item(call_id: str, output: str | Sequence[JsonObj]) -> 
     }
 
 
+def reasoning_item(given: Mapping[str, Any]) -> JsonObj:
+    """A reasoning item replayed by a client, kept as given (with an id)."""
+    return {
+        **given,
+        "type": "reasoning",
+        "id": given.get("id") or new_id("rs"),
+        "summary": list(given.get("summary") or []),
+    }
+
+
 def item_text(item: Mapping[str, Any]) -> str:
     """The text of an item as a model reads it: a message's text parts, a call's arguments,
     an output's text (text parts joined by newlines; images and files are left out)."""
@@ -158,7 +169,8 @@ def response_object(
         "prompt_cache_key": fields.get("prompt_cache_key"),
         "reasoning": fields.get("reasoning") or {"effort": None, "summary": None},
         "safety_identifier": fields.get("safety_identifier"),
-        "service_tier": "default",
+        # The tier that served the request: "auto" is served by the default one.
+        "service_tier": _tier(fields.get("service_tier")),
         "store": store,
         "temperature": _or(fields.get("temperature"), 1.0),
         "text": fields.get("text") or {"format": {"type": "text"}},
@@ -173,6 +185,10 @@ def response_object(
     }
 
 
+def _tier(asked: Any) -> str:
+    return asked if isinstance(asked, str) and asked not in ("auto", "") else "default"
+
+
 def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
@@ -182,7 +198,7 @@ def item_list(items: Sequence[JsonObj]) -> JsonObj:
     return {
         "object": "list",
         "data": list(items),
-        "first_id": items[0]["id"] if items else None,
-        "last_id": items[-1]["id"] if items else None,
+        "first_id": items[0]["id"] if items else "",
+        "last_id": items[-1]["id"] if items else "",
         "has_more": False,
     }

@@ -26,7 +26,13 @@ from ..common.wire import JsonObj, deleted_object
 from .context import check_tool_outputs, history_of, input_items
 from .events import stream_response
 from .objects import conversation_object, item_list, response_object
-from .schemas import ConversationCreate, ConversationUpdate, ItemsCreate, ResponseCreate
+from .schemas import (
+    ConversationCreate,
+    ConversationUpdate,
+    FunctionTool,
+    ItemsCreate,
+    ResponseCreate,
+)
 from .store import ResponseBook
 
 __all__ = ["conversation_routes", "response_routes"]
@@ -57,18 +63,18 @@ _ECHOED_FIELDS = frozenset(
         "truncation",
         "user",
         "metadata",
+        "service_tier",
     }
 )
 
 
 def _tools(body: ResponseCreate) -> list[JsonObj]:
+    """The tools as the response echoes them: as sent (``strict`` stays null when not sent)."""
     tools = []
     for tool in body.tools or []:
-        echoed = tool.model_dump()
-        if echoed["defer_loading"] is None:
-            del echoed["defer_loading"]
-        if echoed["strict"] is None:
-            echoed["strict"] = True  # the Responses API's default for function tools
+        echoed = tool.model_dump(exclude_none=True)
+        if isinstance(tool, FunctionTool):
+            echoed = {"description": None, "parameters": None, **echoed, "strict": tool.strict}
         tools.append(echoed)
     return tools
 
@@ -163,7 +169,7 @@ async def list_input_items(request: Request) -> Response:
     api = state.responses_store
     response = api.response(request.path_params["response_id"])
     query = ListQuery.from_params(request.query_params)
-    return json_response(page(api.books[response["id"]].input, query))
+    return json_response(page(api.books[response["id"]].input, query, empty_id=""))
 
 
 def response_routes() -> list[BaseRoute]:
@@ -211,11 +217,11 @@ async def list_items(request: Request) -> Response:
     items = api.conversation_items(request.path_params["conversation_id"])
     if "before" in request.query_params:
         raise bad_request(
-            "Unrecognized request argument supplied: before",
+            "Unknown parameter: 'before'.",
             param="before",
             code="unknown_parameter",
         )
-    return json_response(page(items, ListQuery.from_params(request.query_params)))
+    return json_response(page(items, ListQuery.from_params(request.query_params), empty_id=""))
 
 
 async def create_items(request: Request) -> Response:

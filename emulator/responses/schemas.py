@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import ConfigDict, Discriminator, Field, Tag
 
-from ..common.parsing import Body, Metadata
+from ..common.parsing import Body as _Body
+from ..common.parsing import Metadata
+
+
+class Body(_Body):
+    UNKNOWN_PARAMETER = "Unknown parameter: '{param}'."
+
 
 __all__ = [
     "ConversationCreate",
@@ -23,6 +29,7 @@ __all__ = [
     "ItemReferenceInput",
     "ItemsCreate",
     "MessageInput",
+    "ReasoningInput",
     "ResponseCreate",
     "ResponseTool",
 ]
@@ -101,6 +108,17 @@ class ItemReferenceInput(Body):
     id: str
 
 
+class ReasoningInput(Body):
+    """A reasoning item a client replays from an earlier output (kept, never read)."""
+
+    type: Literal["reasoning"]
+    id: str | None = None
+    summary: list[dict[str, Any]] = []
+    content: list[dict[str, Any]] | None = None
+    encrypted_content: str | None = None
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+
+
 def _item_type(value: Any) -> str:
     if isinstance(value, dict):
         kind = value.get("type", "message")
@@ -112,12 +130,13 @@ InputItem = Annotated[
     Annotated[MessageInput, Tag("message")]
     | Annotated[FunctionCallInput, Tag("function_call")]
     | Annotated[FunctionCallOutputInput, Tag("function_call_output")]
-    | Annotated[ItemReferenceInput, Tag("item_reference")],
+    | Annotated[ItemReferenceInput, Tag("item_reference")]
+    | Annotated[ReasoningInput, Tag("reasoning")],
     Discriminator(_item_type),
 ]
 
 
-class ResponseTool(Body):
+class FunctionTool(Body):
     """A flat function tool; the only kind of tool a scripted model can call."""
 
     type: Literal["function"]
@@ -128,13 +147,46 @@ class ResponseTool(Body):
     defer_loading: bool | None = None
 
 
+# Tools the real API runs itself (or hands to the client as other item types). The emulator
+# accepts and echoes them; its model cannot use them (README, "What the emulator does not do").
+HOSTED_TOOL_TYPES = (
+    "web_search",
+    "web_search_preview",
+    "web_search_2025_08_26",
+    "web_search_preview_2025_03_11",
+    "file_search",
+    "code_interpreter",
+    "mcp",
+    "custom",
+    "image_generation",
+    "computer_use_preview",
+    "computer",
+    "local_shell",
+    "shell",
+    "apply_patch",
+    "tool_search",
+)
+
+
+class HostedTool(Body):
+    """Any tool of a hosted type, echoed as given."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    type: Literal[HOSTED_TOOL_TYPES]  # type: ignore[valid-type]
+
+
+ResponseTool = Annotated[FunctionTool | HostedTool, Field(discriminator="type")]
+
+
+class ToolChoiceObject(Body):
+    """A forced or restricted choice: a function, ``allowed_tools``, a hosted tool, ..."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    type: Literal[("function", "allowed_tools", *HOSTED_TOOL_TYPES)]  # type: ignore[valid-type]
+
+
 class ConversationRef(Body):
     id: str
-
-
-class NamedFunction(Body):
-    type: Literal["function"]
-    name: str
 
 
 class ResponseCreate(Body):
@@ -142,7 +194,7 @@ class ResponseCreate(Body):
     input: str | list[InputItem] | None = None
     instructions: str | None = None
     tools: Annotated[list[ResponseTool], Field(max_length=128)] | None = None
-    tool_choice: Literal["auto", "none", "required"] | NamedFunction | None = None
+    tool_choice: Literal["auto", "none", "required"] | ToolChoiceObject | None = None
     parallel_tool_calls: bool | None = None
     conversation: str | ConversationRef | None = None
     previous_response_id: str | None = None
