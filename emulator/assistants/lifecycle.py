@@ -242,17 +242,15 @@ class RunEngine:
             for m in self._store.messages.get(run["thread_id"], {}).values()
         )
         tool_turns = tuple(
-            tuple(
-                ToolExchange(
-                    call_id=call["id"],
-                    name=call["function"]["name"],
-                    arguments=call["function"]["arguments"],
-                    output=call["function"]["output"],
-                )
-                for call in step["step_details"]["tool_calls"]
-            )
-            for step in self._store.run_steps(run["id"])
-            if step["type"] == "tool_calls"
+            _exchanges(step) for step in self._store.run_steps(run["id"]) if _is_tool_step(step)
+        )
+        earlier = tuple(
+            call
+            for other in self._store.runs.get(run["thread_id"], {}).values()
+            if other["id"] != run["id"]
+            for step in self._store.run_steps(other["id"])
+            if _is_tool_step(step)
+            for call in _exchanges(step)
         )
         names = [tool["function"]["name"] for tool in run["tools"] if tool["type"] == "function"]
         tool_names = _policy(run).visible(names)
@@ -264,7 +262,24 @@ class RunEngine:
             tool_names=tool_names,
             messages=messages,
             tool_turns=tool_turns,
+            earlier_tool_calls=earlier,
         )
+
+
+def _is_tool_step(step: JsonObj) -> bool:
+    return bool(step["type"] == "tool_calls")
+
+
+def _exchanges(step: JsonObj) -> tuple[ToolExchange, ...]:
+    return tuple(
+        ToolExchange(
+            call_id=call["id"],
+            name=call["function"]["name"],
+            arguments=call["function"]["arguments"],
+            output=call["function"]["output"],
+        )
+        for call in step["step_details"]["tool_calls"]
+    )
 
 
 def _policy(run: JsonObj) -> ToolPolicy:

@@ -22,6 +22,7 @@ from .schemas import (
     ImageFilePart,
     ImageUrlPart,
     MessageCreate,
+    MetadataUpdate,
     ThreadCreate,
     ThreadUpdate,
 )
@@ -166,8 +167,27 @@ async def retrieve_message(request: Request) -> Response:
     return json_response(store.message(params["thread_id"], params["message_id"]))
 
 
+async def update_message(request: Request) -> Response:
+    store = emulator_state(request).store
+    params = request.path_params
+    message = store.message(params["thread_id"], params["message_id"])
+    body = parse_body(MetadataUpdate, await read_json(request))
+    if "metadata" in body.model_fields_set:
+        message["metadata"] = dict(body.metadata or {})
+    return json_response(message)
+
+
+async def delete_message(request: Request) -> Response:
+    store = emulator_state(request).store
+    params = request.path_params
+    message = store.message(params["thread_id"], params["message_id"])
+    del store.messages[params["thread_id"]][message["id"]]
+    return json_response(deleted_object(message["id"], "thread.message"))
+
+
 def thread_routes() -> list[BaseRoute]:
     thread = "/threads/{thread_id}"
+    message = f"{thread}/messages/{{message_id}}"
     return [
         Route("/threads", assistants_api(create_thread), methods=["POST"]),
         Route(thread, assistants_api(retrieve_thread), methods=["GET"]),
@@ -175,7 +195,7 @@ def thread_routes() -> list[BaseRoute]:
         Route(thread, assistants_api(delete_thread), methods=["DELETE"]),
         Route(f"{thread}/messages", assistants_api(create_message), methods=["POST"]),
         Route(f"{thread}/messages", assistants_api(list_messages), methods=["GET"]),
-        Route(
-            f"{thread}/messages/{{message_id}}", assistants_api(retrieve_message), methods=["GET"]
-        ),
+        Route(message, assistants_api(retrieve_message), methods=["GET"]),
+        Route(message, assistants_api(update_message), methods=["POST"]),
+        Route(message, assistants_api(delete_message), methods=["DELETE"]),
     ]

@@ -19,9 +19,16 @@ from ..common.parsing import assistants_api, json_response, parse_body, read_jso
 from ..common.state import EmulatorState, emulator_state
 from ..common.wire import JsonObj
 from .effects import run_stream
-from .objects import run_object
+from .objects import run_object, thread_object
 from .routes import new_message
-from .schemas import RunCreate, SubmitToolOutputs
+from .schemas import (
+    MetadataUpdate,
+    RunCreate,
+    RunFields,
+    SubmitToolOutputs,
+    ThreadAndRunCreate,
+    ThreadCreate,
+)
 from .store import RunBook
 
 __all__ = ["run_routes"]
@@ -40,13 +47,14 @@ _ECHOED_OPTIONS = (
 )
 
 
-def _new_run(state: EmulatorState, thread_id: str, body: RunCreate) -> tuple[JsonObj, RunBook]:
+def _new_run(state: EmulatorState, thread_id: str, body: RunFields) -> tuple[JsonObj, RunBook]:
     assistant = state.store.assistant(body.assistant_id)
     instructions = body.instructions
     if instructions is None:
         instructions = assistant.get("instructions") or ""
-    if body.additional_instructions:
-        instructions = f"{instructions}\n\n{body.additional_instructions}".strip()
+    extra = body.additional_instructions if isinstance(body, RunCreate) else None
+    if extra:
+        instructions = f"{instructions}\n\n{extra}".strip()
     tools = (
         [tool.model_dump(exclude_unset=True) for tool in body.tools]
         if body.tools is not None
@@ -55,6 +63,7 @@ def _new_run(state: EmulatorState, thread_id: str, body: RunCreate) -> tuple[Jso
     created = time.time()
     deadline = created + state.config.run_ttl
     options = body.model_dump(include=set(_ECHOED_OPTIONS), exclude_none=True)
+    options.setdefault("response_format", assistant.get("response_format"))
     run = run_object(
         thread_id,
         assistant["id"],
@@ -81,6 +90,34 @@ async def create_run(request: Request) -> Response:
     state.engine.start(run)
     if body.stream:
         return run_stream(state.streams.log(run["id"]), 0)
+    return json_response(run, headers=state.run_headers)
+
+
+async def create_thread_and_run(request: Request) -> Response:
+    """``POST /threads/runs``: every check (assistant, bodies) before the thread is made."""
+    state = emulator_state(request)
+    body = parse_body(ThreadAndRunCreate, await read_json(request))
+    given = body.thread or ThreadCreate()
+    state.store.assistant(body.assistant_id)
+    thread = thread_object(given.metadata, given.tool_resources or body.tool_resources)
+    run, book = _new_run(state, thread["id"], body)
+    state.store.add_thread(thread)
+    for message in given.messages:
+        state.store.add_message(new_message(thread["id"], message))
+    state.store.add_run(run, book)
+    state.engine.start(run)
+    if body.stream:
+        return run_stream(state.streams.log(run["id"]), 0)
+    return json_response(run, headers=state.run_headers)
+
+
+async def update_run(request: Request) -> Response:
+    state = emulator_state(request)
+    params = request.path_params
+    run = state.store.run(params["thread_id"], params["run_id"])
+    body = parse_body(MetadataUpdate, await read_json(request))
+    if "metadata" in body.model_fields_set:
+        run["metadata"] = dict(body.metadata or {})
     return json_response(run, headers=state.run_headers)
 
 
@@ -140,7 +177,10 @@ def run_routes() -> list[BaseRoute]:
     runs = "/threads/{thread_id}/runs"
     run = f"{runs}/{{run_id}}"
     return [
+        # Before the thread routes: "/threads/runs" is not the thread "runs".
+        Route("/threads/runs", assistants_api(create_thread_and_run), methods=["POST"]),
         Route(runs, assistants_api(create_run), methods=["POST"]),
+        Route(run, assistants_api(update_run), methods=["POST"]),
         Route(runs, assistants_api(list_runs), methods=["GET"]),
         Route(run, assistants_api(retrieve_run), methods=["GET"]),
         Route(f"{run}/cancel", assistants_api(cancel_run), methods=["POST"]),

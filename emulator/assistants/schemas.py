@@ -17,7 +17,10 @@ __all__ = [
     "AssistantCreate",
     "AssistantUpdate",
     "MessageCreate",
+    "MetadataUpdate",
     "RunCreate",
+    "RunFields",
+    "ThreadAndRunCreate",
     "SubmitToolOutputs",
     "ThreadCreate",
     "ThreadUpdate",
@@ -48,9 +51,13 @@ class FileSearchTool(Body):
 Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(discriminator="type")]
 
 
+# The API's limit on one message's text (characters).
+MAX_MESSAGE_CHARS = 256_000
+
+
 class TextPart(Body):
     type: Literal["text"]
-    text: str
+    text: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
 
 
 class ImageUrlPart(Body):
@@ -89,7 +96,10 @@ class AssistantUpdate(AssistantFields):
 
 class MessageCreate(Body):
     role: Literal["user", "assistant"]
-    content: str | Annotated[list[ContentPart], Field(min_length=1)]
+    content: (
+        Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
+        | Annotated[list[ContentPart], Field(min_length=1, max_length=64)]
+    )
     attachments: list[dict[str, Any]] | None = None
     metadata: Metadata | None = None
 
@@ -110,12 +120,12 @@ class TruncationStrategy(Body):
     last_messages: Annotated[int, Field(ge=1)] | None = None
 
 
-class RunCreate(Body):
+class RunFields(Body):
+    """What a run is made of: ``POST /threads/{id}/runs`` and ``POST /threads/runs`` share it."""
+
     assistant_id: str
     model: str | None = None
     instructions: str | None = None
-    additional_instructions: str | None = None
-    additional_messages: list[MessageCreate] | None = None
     tools: Annotated[list[Tool], Field(max_length=128)] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
@@ -128,6 +138,24 @@ class RunCreate(Body):
     reasoning_effort: str | None = None
     metadata: Metadata | None = None
     stream: bool | None = None
+
+
+class RunCreate(RunFields):
+    additional_instructions: str | None = None
+    additional_messages: list[MessageCreate] | None = None
+
+
+class ThreadAndRunCreate(RunFields):
+    """``POST /threads/runs``: a new thread (its messages and metadata) and a run on it."""
+
+    thread: ThreadCreate | None = None
+    tool_resources: dict[str, Any] | None = None
+
+
+class MetadataUpdate(Body):
+    """Modify a message or a run: only its metadata changes."""
+
+    metadata: Metadata | None = None
 
 
 class ToolOutput(Body):

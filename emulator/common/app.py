@@ -1,14 +1,20 @@
 """The ASGI application: routes under ``/v1``, the error envelope, request ids, faults, latency.
 
 Layers, outermost first: `RequestIdMiddleware` (an ``x-request-id`` on every answer, faults
-included), `FaultMiddleware`, global latency, then the Starlette app whose exception handlers
-render every error as ``{"error": {...}}``. Each API family is one router module: assistants,
-threads and runs (Assistants v2, which need the beta header), responses and conversations.
+included), `BodyLimitMiddleware` (413 over ``max_body_bytes``), `FaultMiddleware`, global
+latency, then the Starlette app whose exception handlers render every error as
+``{"error": {...}}``. Each protocol has its routes: Assistants v2 (assistants, threads and
+messages, runs; they need the beta header) and Responses (responses, conversations).
+
+The app is plain Starlette, not FastAPI: handlers parse bodies with pydantic themselves so that
+every failure is the API's 400 envelope (FastAPI's automatic 422s and OpenAPI docs are what an
+emulator of someone else's API must not add).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 
@@ -36,8 +42,8 @@ API_PREFIX = "/v1"
 def _api_routes() -> list[BaseRoute]:
     return [
         *assistant_routes(),
+        *run_routes(),  # first: it holds POST /threads/runs
         *thread_routes(),
-        *run_routes(),
         *response_routes(),
         *conversation_routes(),
     ]
@@ -99,6 +105,63 @@ class LatencyMiddleware:
         await self.app(scope, receive, send)
 
 
+class BodyLimitMiddleware:
+    """Refuse a request body over `limit` bytes with a 413, before any handler sees it.
+
+    The body is read here (at most `limit` bytes are ever held) and handed on in one piece, so
+    one request can never make the server hold more than that.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(send, int(declared))
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(send, size)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send, size: int) -> None:
+        message = f"Request body too large: {size} bytes; the limit is {self.limit} bytes."
+        body = json.dumps(error_envelope(message, code="request_too_large")).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 def build_app(state: EmulatorState) -> ASGIApp:
     app = Starlette(
         routes=[Mount(API_PREFIX, routes=_api_routes())],
@@ -111,4 +174,5 @@ def build_app(state: EmulatorState) -> ASGIApp:
     )
     app.state.emulator = state
     inner: ASGIApp = LatencyMiddleware(app, state.config.latency)
-    return RequestIdMiddleware(FaultMiddleware(inner, state.faults, prefix=API_PREFIX))
+    faulted = FaultMiddleware(inner, state.faults, prefix=API_PREFIX)
+    return RequestIdMiddleware(BodyLimitMiddleware(faulted, state.config.max_body_bytes))

@@ -30,6 +30,7 @@ class EmulatorConfig:
     - `latency`: seconds added before every HTTP answer (other requests are not held up).
     - `state_file`: JSON file that keeps the state across restarts (saved atomically).
     - `seed_assistants`: create the demo assistant (`DEMO_ASSISTANT_ID`) if it is missing.
+    - `max_body_bytes`: the largest request body accepted (larger ones answer 413).
     """
 
     run_ttl: float = 600.0
@@ -41,11 +42,14 @@ class EmulatorConfig:
     state_file: Path | None = None
     seed_assistants: bool = True
     save_interval: float = 0.5
+    max_body_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for name in ("run_ttl", "queue_delay", "model_delay", "cancel_delay", "latency"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be >= 1, not {self.max_body_bytes!r}")
         if self.poll_after_ms < 1:
             raise ValueError(f"poll_after_ms must be >= 1, not {self.poll_after_ms!r}")
 

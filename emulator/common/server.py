@@ -52,6 +52,7 @@ class EmulatorServer:
         cancel_delay: float = 0.05,
         latency: float = 0.0,
         seed_assistants: bool = True,
+        max_body_bytes: int = 16 * 1024 * 1024,
         port: int = 0,
     ) -> None:
         self.model = model if model is not None else DemoStockModel()
@@ -65,6 +66,7 @@ class EmulatorServer:
             latency=latency,
             state_file=Path(state_file) if state_file is not None else None,
             seed_assistants=seed_assistants,
+            max_body_bytes=max_body_bytes,
         )
         self._requested_port = port
         self._port: int | None = None

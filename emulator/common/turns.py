@@ -178,6 +178,8 @@ class TurnContext:
 
     `messages` is the whole thread in order, oldest first. `tool_turns` holds the current run's
     earlier tool turns in order, each a tuple of the parallel calls of that turn.
+    `earlier_tool_calls` holds the tool calls of the thread's earlier runs (exchanges), oldest
+    first, with their outputs: what a model already knows from the conversation.
 
     On the Responses protocol (`protocol` ``"responses"``) the "thread" is the conversation or
     the ``previous_response_id`` chain: `thread_id` is the conversation id ("" without one),
@@ -193,6 +195,7 @@ class TurnContext:
     messages: tuple[ThreadMessage, ...]
     tool_turns: tuple[tuple[ToolExchange, ...], ...] = ()
     protocol: Literal["assistants", "responses"] = "assistants"
+    earlier_tool_calls: tuple[ToolExchange, ...] = ()
 
     @property
     def tool_calls(self) -> tuple[ToolExchange, ...]:

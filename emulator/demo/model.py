@@ -6,11 +6,15 @@ It answers the newest user message of the thread:
   parallel ``get_stock_price`` calls, then a reply quoting the outputs;
 - a buy/sell/hold question ("Should I buy MSFT and TSLA?") -> parallel ``get_stock_price``
   calls, then parallel ``buy_or_sell`` calls with the prices, then a reply;
-- a follow-up without a ticker ("and should I sell it?") -> the tickers the user mentioned last;
+- a follow-up without a ticker that refers back ("and should I sell it?") -> the tickers the
+  user mentioned last, with the prices already known in the conversation (no new lookup);
+- a ticker-less message that does not refer back ("I'll buy a lot of stuff") -> it asks which
+  stock;
 - anything else -> a plain reply saying what this demo can do.
 
-It only calls tools the assistant has, and never raises on odd tool outputs: the reply then
-says the tool reported an error and quotes it.
+Tickers are looked up one call each, in parallel, or one per turn when the request allows a
+single call at a time. It only calls tools the assistant has, and never raises on odd tool
+outputs: the reply then says the tool reported an error and quotes it.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from .text import (
     Advice,
     Intent,
     Quote,
+    asked_action,
     find_intent,
     find_symbols,
     parse_advice,
     parse_quote,
+    refers_back,
     symbols_of,
 )
 
@@ -58,7 +64,7 @@ class DemoStockModel:
         text = context.last_user_text
         if text is None:
             return Reply(HELP_TEXT)
-        intent, symbols = _request(text, context.messages)
+        intent, symbols, follow_up = _request(text, context.messages)
         if intent is None:
             return Reply(HELP_TEXT)
         if not symbols:
@@ -67,34 +73,44 @@ class DemoStockModel:
         missing = [name for name in needed if name not in context.tool_names]
         if missing:
             return Reply(_missing_tools_text(missing))
-        price_turn = _last_turn_of(context, PRICE_TOOL)
-        if price_turn is None:
-            return CallTools([ToolSpec(PRICE_TOOL, {"symbol": s}) for s in symbols])
-        quotes = _quotes(price_turn, symbols)
+        now = _outputs(context.tool_calls, PRICE_TOOL)
+        # Advice on stocks already quoted uses those prices; a price question looks up afresh.
+        reuse = follow_up and intent == "advice"
+        known = _outputs(context.earlier_tool_calls, PRICE_TOOL) if reuse else {}
+        prices = {**known, **now}
+        unpriced = [symbol for symbol in symbols if symbol not in prices]
+        if unpriced:
+            return CallTools([ToolSpec(PRICE_TOOL, {"symbol": s}) for s in unpriced])
+        quotes = [parse_quote(symbol, prices[symbol]) for symbol in symbols]
+        reused = [symbol for symbol in symbols if symbol not in now]
         if intent == "price":
-            return Reply("\n".join(quote.line for quote in quotes))
-        advice_turn = _last_turn_of(context, ADVICE_TOOL)
-        priced = [quote for quote in quotes if quote.price is not None]
-        if advice_turn is None and priced:
+            return Reply(_with_note("\n".join(quote.line for quote in quotes), reused))
+        advice = _outputs(context.tool_calls, ADVICE_TOOL)
+        unadvised = [q for q in quotes if q.price is not None and q.symbol not in advice]
+        if unadvised:
             return CallTools(
-                [ToolSpec(ADVICE_TOOL, {"symbol": q.symbol, "price": q.price}) for q in priced]
+                [ToolSpec(ADVICE_TOOL, {"symbol": q.symbol, "price": q.price}) for q in unadvised]
             )
-        return Reply(_advice_text(quotes, advice_turn or ()))
+        return Reply(_with_note(_advice_text(quotes, advice, asked_action(text)), reused))
 
     def __repr__(self) -> str:
         return "DemoStockModel()"
 
 
-def _request(text: str, messages: tuple[ThreadMessage, ...]) -> tuple[Intent | None, list[str]]:
-    """What the newest user message asks, filling a missing ticker or intent from history."""
+def _request(
+    text: str, messages: tuple[ThreadMessage, ...]
+) -> tuple[Intent | None, list[str], bool]:
+    """What the newest user message asks, filling a missing ticker or intent from history; true
+    as third value when the tickers came from history (a follow-up)."""
     intent = find_intent(text)
     symbols = find_symbols(text)
     earlier = [m.text for m in messages if m.role == "user"][:-1]
     if symbols and intent is None:
         intent = next((i for i in map(find_intent, reversed(earlier)) if i), "price")
-    if intent is not None and not symbols:
+    if intent is not None and not symbols and refers_back(text):
         symbols = next((s for s in map(find_symbols, reversed(earlier)) if s), [])
-    return intent, symbols
+        return intent, symbols, True
+    return intent, symbols, False
 
 
 def _missing_tools_text(missing: list[str]) -> str:
@@ -106,26 +122,17 @@ def _missing_tools_text(missing: list[str]) -> str:
     )
 
 
-def _last_turn_of(context: TurnContext, tool: str) -> tuple[ToolExchange, ...] | None:
-    for turn in reversed(context.tool_turns):
-        if any(call.name == tool for call in turn):
-            return tuple(call for call in turn if call.name == tool)
-    return None
+def _outputs(calls: tuple[ToolExchange, ...], tool: str) -> dict[str, str | None]:
+    """Symbol -> the newest output of `tool` for it, among `calls`."""
+    mine = [call for call in calls if call.name == tool]
+    found: dict[str, str | None] = {}
+    for call, symbol in zip(mine, symbols_of(call.arguments for call in mine), strict=True):
+        if symbol:
+            found[symbol.upper()] = call.output
+    return found
 
 
-def _quotes(turn: tuple[ToolExchange, ...], fallback: list[str]) -> list[Quote]:
-    symbols = symbols_of(call.arguments for call in turn)
-    quotes = []
-    for index, (call, symbol) in enumerate(zip(turn, symbols, strict=True)):
-        name = symbol or (fallback[index] if index < len(fallback) else call.call_id)
-        quotes.append(parse_quote(name.upper(), call.output))
-    return quotes
-
-
-def _advice_text(quotes: list[Quote], turn: tuple[ToolExchange, ...]) -> str:
-    outputs: dict[str, str | None] = {}
-    for call, symbol in zip(turn, symbols_of(call.arguments for call in turn), strict=True):
-        outputs[(symbol or call.call_id).upper()] = call.output
+def _advice_text(quotes: list[Quote], outputs: dict[str, str | None], action: str | None) -> str:
     lines: list[str] = []
     advised = False
     for quote in quotes:
@@ -134,7 +141,13 @@ def _advice_text(quotes: list[Quote], turn: tuple[ToolExchange, ...]) -> str:
             continue
         advice: Advice = parse_advice(quote, outputs.get(quote.symbol))
         advised = advised or advice.error is None
-        lines.append(advice.line)
+        lines.append(advice.answer(action))
     if advised:
         lines.append(TOY_ADVICE_NOTE)
     return "\n".join(lines)
+
+
+def _with_note(text: str, reused: list[str]) -> str:
+    if not reused:
+        return text
+    return f"{text}\n(Prices of {', '.join(reused)} as quoted earlier in this conversation.)"

@@ -7,6 +7,7 @@ an ``error`` object, a missing price) becomes their `error` text.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -88,7 +89,15 @@ PRICE_WORDS = frozenset(
      "value", "much", "stock", "stocks", "share", "shares", "ticker", "valued"}
 )  # fmt: skip
 
-_WORD = re.compile(r"[A-Za-z]+")
+# Letters of any script: "Société" is one word (not "Soci", "t"), so no ticker "G" hides in it.
+_WORD = re.compile(r"[^\W\d_]+")
+# Words by which a message points back at stocks named earlier ("should I sell it?").
+BACK_REFERENCES = frozenset(
+    {"it", "its", "them", "they", "their", "that", "those", "this", "these", "same", "both",
+     "one", "ones"}
+)  # fmt: skip
+FOLLOW_UP_OPENERS = ("and", "also", "what about", "how about", "then")
+ACTIONS = ("sell", "buy", "hold")
 
 
 def find_symbols(text: str) -> list[str]:
@@ -109,9 +118,29 @@ def _symbol(word: str, *, allow_unknown: bool) -> str | None:
         return COMPANY_TICKERS[lower]
     if word.upper() in KNOWN_TICKERS and (word.isupper() or len(word) >= 3):
         return word.upper()
-    if allow_unknown and word.isupper() and len(word) <= 5 and word not in NOT_TICKERS:
+    if allow_unknown and _plausible_ticker(word):
         return word
     return None
+
+
+def _plausible_ticker(word: str) -> bool:
+    """An unknown word that could be a ticker: 2-5 upper-case ASCII letters, not a common
+    abbreviation. The tool decides whether it exists (an unknown one is the tool's error)."""
+    return word.isascii() and word.isupper() and 2 <= len(word) <= 5 and word not in NOT_TICKERS
+
+
+def refers_back(text: str) -> bool:
+    """Whether a message without tickers points at stocks named earlier."""
+    words = [word.lower() for word in _WORD.findall(text)]
+    opener = " ".join(words[:2])
+    starts = any(opener == o or opener.startswith(o + " ") for o in FOLLOW_UP_OPENERS)
+    return starts or bool(set(words) & BACK_REFERENCES) or len(words) <= 3
+
+
+def asked_action(text: str) -> str | None:
+    """The action a buy/sell/hold question asks about ("sell" in "should I sell it?")."""
+    words = {word.lower() for word in _WORD.findall(text)}
+    return next((action for action in ACTIONS if action in words), None)
 
 
 def find_intent(text: str) -> Intent | None:
@@ -158,6 +187,14 @@ class Advice:
             f"For {self.symbol} at {self.price:.2f} {self.currency}: {self.recommendation}{reason}"
         )
 
+    def answer(self, action: str | None) -> str:
+        """The line, answering the action asked about when it is not what the tool advises
+        ("should I sell?" -> "Selling MSFT is not what the tool advises: ...")."""
+        if action is None or self.recommendation is None or action == self.recommendation:
+            return self.line
+        verb = {"sell": "Selling", "buy": "Buying", "hold": "Holding"}[action]
+        return f"{verb} {self.symbol} is not what the tool advises. {self.line}"
+
 
 def parse_quote(symbol: str, output: str | None) -> Quote:
     data, error = _load(output)
@@ -184,18 +221,40 @@ def parse_advice(quote: Quote, output: str | None) -> Advice:
 
 
 def _load(output: str | None) -> tuple[dict[str, Any] | None, str]:
-    """The output as a JSON object, or None and the error text to report."""
+    """The output as an object, or None and the error text to report.
+
+    A real model reads what a tool returns in any reasonable shape: a JSON object, a bare number
+    (``123.45``), a quoted one (``"123.45"``), or a Python ``repr`` of a dict; a bare number is
+    read as the price.
+    """
     if output is None:
         return None, "no output was submitted"
-    try:
-        data = json.loads(output)
-    except ValueError:
-        return None, f"it returned text that is not JSON: {_clip(output)!r}"
+    data = _decode(output.strip())
+    if isinstance(data, str):
+        data = _decode(data.strip())
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        return {"price": data}, ""
+    if data is None:
+        return None, f"it returned text that I cannot read: {_clip(output)!r}"
     if not isinstance(data, dict):
         return None, f"it returned unexpected output: {_clip(output)!r}"
     if data.get("error"):
         return None, _error_message(data["error"])
     return data, ""
+
+
+def _decode(text: str) -> Any:
+    """JSON, else a Python literal (a dict's ``repr``), else None; never raises."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    if len(text) > 10_000:  # literal_eval of a huge untrusted text is not worth the time
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
 
 
 def _error_message(error: Any) -> str:

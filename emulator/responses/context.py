@@ -142,16 +142,33 @@ def turn_context(
         ),
         messages=messages,
         tool_turns=_tool_turns(items),
+        earlier_tool_calls=_earlier_calls(items),
         protocol="responses",
     )
 
 
-def _tool_turns(items: Sequence[JsonObj]) -> tuple[tuple[ToolExchange, ...], ...]:
+def _exchange_start(items: Sequence[JsonObj]) -> int:
+    """The index just after the newest user message: where this exchange's items begin."""
     start = 0
     for index, item in enumerate(items):
         if item["type"] == "message" and item["role"] == "user":
             start = index + 1
-    exchange = items[start:]
+    return start
+
+
+def _earlier_calls(items: Sequence[JsonObj]) -> tuple[ToolExchange, ...]:
+    outputs = {
+        item["call_id"]: item_text(item) for item in items if item["type"] == "function_call_output"
+    }
+    return tuple(
+        ToolExchange(item["call_id"], item["name"], item["arguments"], outputs.get(item["call_id"]))
+        for item in items[: _exchange_start(items)]
+        if item["type"] == "function_call"
+    )
+
+
+def _tool_turns(items: Sequence[JsonObj]) -> tuple[tuple[ToolExchange, ...], ...]:
+    exchange = items[_exchange_start(items) :]
     outputs = {
         item["call_id"]: item_text(item)
         for item in exchange
