@@ -4,7 +4,9 @@ protocols.
 The real `openai` SDK works against it unchanged (``base_url=server.base_url``). Runs and
 responses are decided by the same model: the default `DemoStockModel`, a `ScriptedModel` of
 `Turn`s for tests, or any object with ``decide(context) -> Turn``. Faults (errors, latency,
-dropped connections) are injected per test through `EmulatorServer.faults`.
+dropped connections, lost replies, cut streams, stalls, resets) are injected per test through
+`EmulatorServer.faults`; `EmulatorServer.holdings(id)` counts what a thread or conversation
+holds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from .common.config import EmulatorConfig
 from .common.errors import ScriptExhaustedError
 from .common.faults import Fault, FaultSet
+from .common.inspect import Holdings
 from .common.server import EmulatorServer
 from .common.turns import (
     CallTools,
@@ -43,6 +46,7 @@ __all__ = [
     "Fail",
     "Fault",
     "FaultSet",
+    "Holdings",
     "Incomplete",
     "Model",
     "Reply",

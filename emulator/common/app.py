@@ -29,7 +29,7 @@ from ..assistants.routes import assistant_routes, thread_routes
 from ..assistants.routes_runs import run_routes
 from ..responses.routes import conversation_routes, response_routes
 from .errors import ApiError, error_envelope
-from .faults import FaultMiddleware
+from .faults import TRANSPORT_SCOPE_KEY, FaultMiddleware
 from .state import EmulatorState
 
 __all__ = ["build_app"]
@@ -82,6 +82,11 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = f"req_{secrets.token_hex(16)}".encode()
+        # uvicorn's `send` is a method of the request cycle, which holds the connection's
+        # transport: the reset and stall faults need it to abort the connection (if another
+        # server runs the app, they fall back to an aborted response).
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        scope = {**scope, TRANSPORT_SCOPE_KEY: transport}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -174,5 +179,5 @@ def build_app(state: EmulatorState) -> ASGIApp:
     )
     app.state.emulator = state
     inner: ASGIApp = LatencyMiddleware(app, state.config.latency)
-    faulted = FaultMiddleware(inner, state.faults, prefix=API_PREFIX)
+    faulted = FaultMiddleware(inner, state.faults, prefix=API_PREFIX, stopping=state.stopping)
     return RequestIdMiddleware(BodyLimitMiddleware(faulted, state.config.max_body_bytes))

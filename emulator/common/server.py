@@ -25,6 +25,7 @@ from ..demo.model import DemoStockModel
 from .app import build_app
 from .config import EmulatorConfig
 from .faults import FaultSet
+from .inspect import Holdings, holdings
 from .state import EmulatorState
 from .turns import Model, Turn, TurnContext, as_model
 
@@ -104,6 +105,20 @@ class EmulatorServer:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    # -- inspection -------------------------------------------------------------------------
+    def holdings(self, owner_id: str, timeout: float = 10.0) -> Holdings:
+        """What the server holds for a thread or conversation: user and assistant messages,
+        function calls, tool outputs, active runs or responses (read on the server's loop).
+        Raises `KeyError` for an unknown id."""
+        state, loop = self._state, self._loop
+        if state is None or loop is None:
+            raise RuntimeError("the emulator server is not started")
+
+        async def read() -> Holdings:
+            return holdings(state, owner_id)
+
+        return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout)
 
     # -- start and stop ---------------------------------------------------------------------
     def start(self) -> EmulatorServer:

@@ -55,6 +55,7 @@ class EmulatorState:
         self.engine = RunEngine(self.store, self.streams, config.timing, model)
         self.responses = ResponseEngine(self.responses_store, config.timing, model)
         self._saved_text: str | None = None
+        self.stopping = asyncio.Event()  # set when the server stops: stalled requests end
 
     def _load_stores(self) -> tuple[Store, ResponsesStore]:
         data = load_state(self.config.state_file) if self.config.state_file else None
@@ -73,6 +74,7 @@ class EmulatorState:
 
     def close_streams(self) -> None:
         """End every open stream (runs and responses) and release waiting requests."""
+        self.stopping.set()
         self.streams.close_all()
         self.responses.close_streams()
 

@@ -69,8 +69,9 @@ class ResponseEngine:
         self._done: dict[str, asyncio.Event] = {}
 
     # -- requests ---------------------------------------------------------------------------
-    def start(self, response: JsonObj) -> None:
-        """A stored, new response begins its life (``queued`` or ``in_progress``)."""
+    def start(self, response: JsonObj, *, stuck: bool = False) -> None:
+        """A stored, new response begins its life (``queued`` or ``in_progress``); a `stuck`
+        one stays ``queued`` until it is cancelled or its deadline passes (a fault)."""
         response_id = response["id"]
         self._done[response_id] = asyncio.Event()
         if self._store.books[response_id].stream:
@@ -78,7 +79,7 @@ class ResponseEngine:
             log.lifecycle("response.created", response)
             log.lifecycle(f"response.{response['status']}", response)
         task = asyncio.get_running_loop().create_task(
-            self._drive(response), name=f"emulator-response-{response_id}"
+            self._drive(response, stuck), name=f"emulator-response-{response_id}"
         )
         self._tasks[response_id] = task
 
@@ -139,10 +140,12 @@ class ResponseEngine:
         self.close_streams()
 
     # -- the response's task ----------------------------------------------------------------
-    async def _drive(self, response: JsonObj) -> None:
+    async def _drive(self, response: JsonObj, stuck: bool = False) -> None:
         book = self._store.books[response["id"]]
         try:
             async with asyncio.timeout(max(0.0, book.deadline - time.time())):
+                if stuck:
+                    await asyncio.Event().wait()  # until cancelled or past the deadline
                 await self._turn(response, book)
         except TimeoutError:
             if response["status"] in ACTIVE_RESPONSE_STATUSES:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..common.errors import bad_request
+from ..common.faults import FAULT_SCOPE_KEY, Fault
 from ..common.paging import ListQuery, page
 from ..common.parsing import json_response, parse_body, read_json
 from ..common.state import EmulatorState, emulator_state
@@ -79,7 +80,9 @@ def _tools(body: ResponseCreate) -> list[JsonObj]:
     return tools
 
 
-def _new_response(state: EmulatorState, body: ResponseCreate) -> tuple[JsonObj, ResponseBook]:
+def _new_response(
+    state: EmulatorState, body: ResponseCreate, fault: Fault | None
+) -> tuple[JsonObj, ResponseBook]:
     """A new response and its book, after every check that can refuse the request."""
     api = state.responses_store
     conversation_id = body.conversation_id
@@ -92,7 +95,8 @@ def _new_response(state: EmulatorState, body: ResponseCreate) -> tuple[JsonObj, 
     previous = api.previous(body.previous_response_id) if body.previous_response_id else None
     if conversation_id is not None:
         api.conversation(conversation_id)
-        if api.active_on(conversation_id) is not None:
+        locked = fault is not None and fault.conversation_locked
+        if locked or api.active_on(conversation_id) is not None:
             raise bad_request(LOCKED_MESSAGE, param="conversation", code="conversation_locked")
     new_items = input_items(body.input, api)
     check_tool_outputs(history_of(api, conversation_id, previous), new_items, previous)
@@ -111,9 +115,11 @@ def _new_response(state: EmulatorState, body: ResponseCreate) -> tuple[JsonObj, 
 async def create_response(request: Request) -> Response:
     state = emulator_state(request)
     body = parse_body(ResponseCreate, await read_json(request))
-    response, book = _new_response(state, body)
+    fault: Fault | None = request.scope.get(FAULT_SCOPE_KEY)
+    response, book = _new_response(state, body, fault)
     state.responses_store.add_response(response, book)
-    state.responses.start(response)
+    stuck = fault is not None and fault.stuck_queued and response["background"]
+    state.responses.start(response, stuck=stuck)
     if book.stream:
         return stream_response(state.responses.log(response))
     if response["background"]:
