@@ -47,7 +47,7 @@ PARSE_MESSAGE = (
     "We could not parse the JSON body of your request. (HINT: This likely means you "
     "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
 )
-MAX_DEPTH = 64
+MAX_DEPTH = 128
 
 
 async def read_json(request: Request) -> dict[str, Any]:
