@@ -33,8 +33,9 @@ from emulator import (  # noqa: E402
     Fault,
     Reply,
     ToolSpec,
+    Turn,
+    TurnContext,
 )
-from emulator.turns import Turn, TurnContext  # noqa: E402
 from proxies.policy import ExchangePolicy  # noqa: E402
 from tools import demo_registry  # noqa: E402
 

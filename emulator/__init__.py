@@ -4,25 +4,26 @@ protocols.
 The real `openai` SDK works against it unchanged (``base_url=server.base_url``). Runs and
 responses are decided by the same model: the default `DemoStockModel`, a `ScriptedModel` of
 `Turn`s for tests, or any object with ``decide(context) -> Turn``. Faults (errors, latency,
-dropped connections) are injected per test through `EmulatorServer.faults`.
+dropped connections, lost replies, cut streams, stalls, resets) are injected per test through
+`EmulatorServer.faults`; `EmulatorServer.holdings(id)` counts what a thread or conversation
+holds.
 """
 
 from __future__ import annotations
 
-from .config import EmulatorConfig
-from .demo_model import DemoStockModel
-from .errors import ScriptExhaustedError
-from .faults import Fault, FaultSet
-from .models import ScriptedModel
-from .seed import BUY_OR_SELL_TOOL, DEMO_ASSISTANT_ID, GET_STOCK_PRICE_TOOL
-from .server import EmulatorServer
-from .turns import (
+from .common.config import EmulatorConfig
+from .common.errors import ScriptExhaustedError
+from .common.faults import Fault, FaultSet
+from .common.inspect import Holdings
+from .common.server import EmulatorServer
+from .common.turns import (
     CallTools,
     Expire,
     Fail,
     Incomplete,
     Model,
     Reply,
+    ScriptedModel,
     Stall,
     ThreadMessage,
     ToolExchange,
@@ -30,6 +31,8 @@ from .turns import (
     Turn,
     TurnContext,
 )
+from .demo.model import DemoStockModel
+from .demo.seed import BUY_OR_SELL_TOOL, DEMO_ASSISTANT_ID, GET_STOCK_PRICE_TOOL
 
 __all__ = [
     "BUY_OR_SELL_TOOL",
@@ -43,6 +46,7 @@ __all__ = [
     "Fail",
     "Fault",
     "FaultSet",
+    "Holdings",
     "Incomplete",
     "Model",
     "Reply",

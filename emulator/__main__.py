@@ -9,10 +9,10 @@ from pathlib import Path
 
 import uvicorn
 
-from .app import build_app
-from .config import EmulatorConfig
-from .demo_model import DemoStockModel
-from .state import EmulatorState
+from .common.app import build_app
+from .common.config import EmulatorConfig
+from .common.state import EmulatorState
+from .demo.model import DemoStockModel
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -12,8 +12,8 @@ from openai.types.beta.threads import Run
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
 from emulator import DEMO_ASSISTANT_ID, DemoStockModel, Reply, TurnContext
-from emulator.demo_text import find_intent, find_symbols, parse_quote
-from emulator.turns import CallTools, ThreadMessage, ToolExchange
+from emulator.common.turns import CallTools, ThreadMessage, ToolExchange
+from emulator.demo.text import find_intent, find_symbols, parse_quote
 
 from .helpers import reply_text
 
@@ -91,11 +91,13 @@ def test_follow_up_without_ticker_uses_the_last_mentioned_ones(client: OpenAI) -
     chat = Conversation(client)
     chat.ask("How much is Apple?")
     reply = chat.ask("and should I sell it?")
-    assert chat.turns[-2:] == [
+    # The price quoted a turn ago is used, not looked up again.
+    assert chat.turns == [
         [("get_stock_price", {"symbol": "AAPL"})],
         [("buy_or_sell", {"symbol": "AAPL", "price": 187.32})],
     ]
-    assert reply.startswith("For AAPL at 187.32 USD: buy")
+    assert reply.startswith("Selling AAPL is not what the tool advises. For AAPL at 187.32 USD")
+    assert "as quoted earlier in this conversation" in reply
 
 
 def test_tool_error_output_is_reported_plainly(client: OpenAI) -> None:
@@ -183,3 +185,62 @@ def test_decide_directly_on_a_context() -> None:
     assert isinstance(second, Reply)
     assert "error for MSFT" in second.text
     assert isinstance(model.decide(TurnContext("t", "r", "a", "", (), ())), Reply)
+
+
+# -- issue 14 point 5: tool outputs in the shapes real clients return ---------------------------
+@pytest.mark.parametrize("output", ["123.45", '"123.45"', "{'price': 123.45}", '{"price": 123.45}'])
+def test_demo_reads_prices_in_every_common_shape(client: OpenAI, output: str) -> None:
+    chat = Conversation(client)
+    reply = chat.ask("price of AAPL?", tools=lambda name, arguments: output)
+    assert reply.startswith("AAPL is trading at 123.45 USD")
+
+
+# -- issue 15 point 16: what a newcomer typed -----------------------------------------------------
+def test_accented_company_name_is_not_a_ticker() -> None:
+    assert find_symbols("Should I buy Société Générale?") == []
+    assert find_symbols("Should I buy Société Générale or MSFT?") == ["MSFT"]
+
+
+def test_unknown_ticker_is_looked_up_and_the_tool_error_is_reported(client: OpenAI) -> None:
+    def tools(name: str, arguments: dict[str, object]) -> str:
+        if arguments["symbol"] == "ZZZZZ":
+            return json.dumps({"error": {"type": "unknown_symbol", "message": "no such ticker"}})
+        return fake_tools(name, arguments)
+
+    chat = Conversation(client)
+    reply = chat.ask("What is ZZZZZ trading at?", tools=tools)
+    assert chat.turns == [[("get_stock_price", {"symbol": "ZZZZZ"})]]
+    assert (
+        reply
+        == "The get_stock_price tool reported an error for ZZZZZ: no such ticker (unknown_symbol)"
+    )
+
+
+def test_shouted_filler_words_do_not_reuse_the_previous_ticker(client: OpenAI) -> None:
+    chat = Conversation(client)
+    chat.ask("Should I buy MSFT?")
+    reply = chat.ask("I think I'll buy A lot OF stuff")
+    assert reply.startswith("Which stock do you mean?")
+    assert len(chat.turns) == 2  # only the MSFT exchange called tools
+
+
+def test_sell_follow_up_uses_known_prices_and_answers_the_new_question(client: OpenAI) -> None:
+    chat = Conversation(client)
+    first = chat.ask("Should I buy MSFT and TSLA?")
+    second = chat.ask("and should I sell it?")
+    assert chat.turns[2:] == [
+        [
+            ("buy_or_sell", {"symbol": "MSFT", "price": 402.1}),
+            ("buy_or_sell", {"symbol": "TSLA", "price": 251.05}),
+        ]
+    ]
+    assert second != first
+    assert "Selling TSLA is not what the tool advises" in second
+    assert "as quoted earlier in this conversation" in second
+
+
+def test_a_fresh_price_question_after_advice_looks_up_again(client: OpenAI) -> None:
+    chat = Conversation(client)
+    chat.ask("Should I buy MSFT?")
+    chat.ask("and what is the price now?")
+    assert chat.turns[-1] == [("get_stock_price", {"symbol": "MSFT"})]

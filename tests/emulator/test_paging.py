@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.errors import ApiError
-from emulator.paging import ListQuery, page
+from emulator.common.errors import ApiError
+from emulator.common.paging import ListQuery, page
 
 
 def items(count: int) -> list[dict[str, Any]]:

@@ -117,7 +117,7 @@ def test_not_found_answers(client: OpenAI) -> None:
 def test_bad_bodies_are_400s_naming_the_field(client: OpenAI) -> None:
     cases = [
         ({"input": "x"}, "model"),
-        ({"model": "m", "tools": [{"type": "web_search"}]}, "tools[0].type"),
+        ({"model": "m", "tools": [{"type": "crystal_ball"}]}, "tools[0].type"),
         ({"model": "m", "input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
         ({"model": "m", "colour": "blue"}, "colour"),
     ]

@@ -202,6 +202,7 @@ def test_public_api_is_pinned() -> None:
             "Fail",
             "Fault",
             "FaultSet",
+            "Holdings",
             "Incomplete",
             "Model",
             "Reply",

@@ -8,9 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator import DemoStockModel, EmulatorServer
-from emulator.models import TurnContext
-from emulator.turns import Turn
+from emulator import DemoStockModel, EmulatorServer, Turn, TurnContext
 from mediator.events import MessageRetrieved, RunStarted
 from proxies.policy import ExchangePolicy
 from tests.integration.conftest import ChatFactory

@@ -1,0 +1,1 @@
+"""The default offline model: the stock demo (tickers, tool outputs, the demo assistant)."""

@@ -1,0 +1,1 @@
+"""The Responses and Conversations protocols: responses, their streams and conversations."""
