@@ -92,6 +92,7 @@ def wire_to_server(
     max_retries: int = 2,
     strict: bool = False,
     settings: Settings | None = None,
+    timeout_s: float = 60.0,
 ) -> UserProxy:
     """A conversation with the server at `base_url` (an emulator, usually), all else explicit.
 
@@ -105,6 +106,7 @@ def wire_to_server(
         catalog=catalog or demo_catalog(),
         max_retries=max_retries,
         strict=strict,
+        timeout_s=timeout_s,
     )
     return wire(
         assistant_id,

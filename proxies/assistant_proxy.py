@@ -293,12 +293,14 @@ class AssistantProxy:
             except BackendError as exc:
                 if not worth_retrying(exc):
                     raise
+                # Look right before trying again: an attempt still running when it failed
+                # may have finished during the pause, and must be adopted, not repeated.
+                await pause.wait(exc)
                 found = await self._reconcile(thread_id, exc, "starting the run")
                 if found is not None:
                     self._run_started(found)
                     return await self._continue(thread_id, found)
                 recovering = True
-                await pause.wait(exc)
 
     async def _submit(self, thread_id: str, run_id: str, results: list[ToolResult]) -> RunSnapshot:
         """Send the outputs once the server has them: adopt an ambiguous attempt that was
@@ -321,6 +323,7 @@ class AssistantProxy:
             except BackendError as exc:
                 if not worth_retrying(exc):
                     raise
+                await pause.wait(exc)
                 found = await self._reconcile(
                     thread_id, exc, "submitting tool outputs", submitted=sorted(call_ids)
                 )
@@ -331,7 +334,6 @@ class AssistantProxy:
                 if found is not None and not still_waiting:
                     accepted()
                     return await self._continue(thread_id, found)
-                await pause.wait(exc)
 
     async def _reconcile(
         self,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import re
 import socket
 import struct
@@ -88,6 +89,10 @@ class Fault:
     stuck_queued: bool = False
     conversation_locked: bool = False
     nth: int = 1
+    #: The share of matching requests it hits (drawn from a generator seeded with `seed`, so a
+    #: test is repeatable): 0.1 with `reset` is a flaky network.
+    probability: float = 1.0
+    seed: int = 0
     body_message: str = DEFAULT_FAULT_MESSAGE
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -103,6 +108,8 @@ class Fault:
             raise ValueError(f"cut_at_byte must be >= 0, not {self.cut_at_byte!r}")
         if self.stall is not None and not self.stall >= 0:
             raise ValueError(f"stall must be >= 0 seconds, not {self.stall!r}")
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError(f"probability must be within [0, 1], not {self.probability!r}")
         if self.nth < 1:
             raise ValueError(f"nth must be >= 1, not {self.nth!r}")
 
@@ -145,6 +152,10 @@ class _Slot:
     left: int | None
     fired: int = 0
     seen: int = 0
+    draws: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self.draws.seed(self.fault.seed)
 
 
 class FaultSet:
@@ -184,6 +195,10 @@ class FaultSet:
                 if slot.left != 0 and slot.fault.matches(method, path):
                     slot.seen += 1
                     if slot.seen < slot.fault.nth:
+                        continue
+                    if slot.fault.probability < 1 and (
+                        slot.draws.random() >= slot.fault.probability
+                    ):
                         continue
                     slot.fired += 1
                     if slot.left is not None:

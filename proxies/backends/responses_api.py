@@ -40,7 +40,7 @@ from proxies.backends.base import (
 from proxies.backends.clients import SharedClient
 from proxies.backends.responses_recovery import attempt_outcome, close_open_calls, items_after
 from proxies.backends.sdk_errors import call_sdk, sdk_errors
-from proxies.errors import BackendNotFoundError, BackendServerError
+from proxies.errors import BackendError, BackendNotFoundError, BackendServerError
 from tools.types import ToolCall, ToolResult
 
 # Exchanges are tracked in memory; old finished ones are forgotten beyond this many.
@@ -58,6 +58,10 @@ class _Exchange:
     text: str = ""  # the user's message, to recognise it in the conversation after a failure
     # A create request was sent and no response of it has been seen yet: its outcome is open.
     fresh: bool = False
+    # The request going out follows one whose outcome stayed open: the earlier may have
+    # finished meanwhile, which is checked once the new one exists (`_unless_done_before`).
+    recovering: bool = False
+    submitted: tuple[str, ...] = ()  # the calls whose outputs the current request carries
     sequence: int | None = None  # the last stream event seen: where a resumed stream goes on
     seen: set[str] = field(default_factory=set)  # responses whose output was recorded
     texts: list[str] = field(default_factory=list)
@@ -196,7 +200,15 @@ class ResponsesBackend(Backend):
             )
 
     def _request(self, exchange: _Exchange, input_: str | list[dict[str, Any]]) -> dict[str, Any]:
+        exchange.recovering = exchange.fresh
         exchange.fresh = True  # the request about to go out may be acted on unseen
+        exchange.submitted = (
+            tuple(
+                item["call_id"] for item in input_ if isinstance(item, dict) and "call_id" in item
+            )
+            if isinstance(input_, list)
+            else ()
+        )
         definition = exchange.definition
         return {
             "model": definition.model,
@@ -254,7 +266,7 @@ class ResponsesBackend(Backend):
         exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
         request = self._request(exchange, text)
         response = await call_sdk(lambda: self._posts.responses.create(**request))
-        return self._record(exchange, response)
+        return await self._unless_done_before(exchange, self._record(exchange, response))
 
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
         exchange = self._exchange(run_id)
@@ -267,7 +279,7 @@ class ResponsesBackend(Backend):
         exchange = self._exchange(run_id)
         request = self._request(exchange, self._outputs_input(exchange, results))
         response = await call_sdk(lambda: self._posts.responses.create(**request))
-        return self._record(exchange, response)
+        return await self._unless_done_before(exchange, self._record(exchange, response))
 
     async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
         exchange = self._exchange(run_id)
@@ -288,6 +300,29 @@ class ResponsesBackend(Backend):
             return None
         if not exchange.fresh and exchange.response_id:
             return await self.get_run(thread_id, exchange_id)  # the attempt's response is known
+        return await self._finished_attempt(exchange, submitted)
+
+    async def _unless_done_before(self, exchange: _Exchange, snapshot: RunSnapshot) -> RunSnapshot:
+        """`snapshot` of the response just created, unless the attempt before it (whose outcome
+        stayed open) finished after all: then that one is adopted and the new one cancelled
+        before it adds anything, so the conversation holds one answer, not two."""
+        if not exchange.recovering:
+            return snapshot
+        exchange.recovering = False
+        duplicate = exchange.response_id
+        earlier = await self._finished_attempt(exchange, exchange.submitted)
+        if earlier is None:
+            return snapshot
+        try:
+            await call_sdk(lambda: self._client.responses.cancel(duplicate))
+        except BackendError:
+            pass  # it finished already; `settle_run` answers anything it left open
+        return earlier
+
+    async def _finished_attempt(
+        self, exchange: _Exchange, submitted: Sequence[str]
+    ) -> RunSnapshot | None:
+        """The outcome of an attempt that finished unseen, read from the conversation."""
         items = await items_after(
             self._client, exchange.conversation_id, self._known_item.get(exchange.conversation_id)
         )
@@ -362,6 +397,19 @@ class ResponsesBackend(Backend):
         )
 
     async def _events(
+        self, exchange: _Exchange, open_stream: Callable[[], Awaitable[Any]]
+    ) -> AsyncIterator[StreamItem]:
+        checking = exchange.recovering
+        async for item in self._raw_events(exchange, open_stream):
+            if checking and isinstance(item, RunSnapshot):
+                checking = False
+                adopted = await self._unless_done_before(exchange, item)
+                if adopted is not item:
+                    yield adopted
+                    return  # the stream of the cancelled duplicate is not read further
+            yield item
+
+    async def _raw_events(
         self, exchange: _Exchange, open_stream: Callable[[], Awaitable[Any]]
     ) -> AsyncIterator[StreamItem]:
         async with sdk_errors():
