@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from tests.history_page.conftest import XSS, RecordedHistory
 from tests.pages.conftest import (
     APP_WAIT_MS,
+    BROWSER_TEST_TIMEOUT_S,
     clean_env,
     open_app,
     streamlit_server,
@@ -23,6 +24,7 @@ from tests.pages.conftest import (
 )
 
 APP = "streamlit-history.py"
+pytestmark = pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S)
 GRID = "iframe[title='st_aggrid.AgGrid.agGrid']"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from emulator import CallTools, EmulatorServer, Reply, ScriptedModel, ToolSpec
+from emulator import CallTools, EmulatorServer, Reply, ScriptedModel, ToolSpec, Turn, TurnContext
 from tests.pages.conftest import (
     APP_WAIT_MS,
+    BROWSER_TEST_TIMEOUT_S,
     clean_env,
     open_app,
     streamlit_server,
@@ -19,6 +21,9 @@ from tests.pages.conftest import (
 )
 
 APP = "streamlit-chat.py"
+TOOL_CALL_SHOWN = 'get_stock_price({"symbol": "MSFT"})'
+
+pytestmark = pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S)
 
 
 @pytest.fixture
@@ -96,13 +101,30 @@ def test_two_browsers_each_see_only_their_own_conversation(browser: Any, offline
         bob.close()
 
 
+class GatedModel:
+    """A scripted model whose reply waits until the test opens the gate.
+
+    The run stays active for exactly as long as the test needs to look at the page, however
+    slow the machine: no guess at how long "still running" lasts.
+    """
+
+    def __init__(self, turns: list[Turn]) -> None:
+        self.scripted = ScriptedModel(turns)
+        self.gate = threading.Event()
+
+    def decide(self, context: TurnContext) -> Turn:
+        if self.scripted.used >= 1:  # the turn after the tool call: the reply
+            self.gate.wait(timeout=APP_WAIT_MS / 1000 * 3)
+        return self.scripted.decide(context)
+
+
 def test_progress_is_shown_live_and_input_disabled_while_the_run_is_active(
     browser: Any, tmp_path: Path
 ) -> None:
-    model = ScriptedModel(
+    model = GatedModel(
         [
             CallTools([ToolSpec("get_stock_price", {"symbol": "MSFT"})]),
-            Reply("Done after a slow turn.", delay=4.0),
+            Reply("Done after a slow turn."),
         ]
     )
     with EmulatorServer(model, poll_after_ms=50, queue_delay=0.0) as server:
@@ -112,30 +134,35 @@ def test_progress_is_shown_live_and_input_disabled_while_the_run_is_active(
             ASSISTANT_ID="asst_demo_stock",
             QUOTE_SOURCE="simulated",
         )
-        with streamlit_server(APP, env, tmp_path) as url:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            open_app(page, url)
-            send(page, "Is MSFT a buy?")
+        try:
+            with streamlit_server(APP, env, tmp_path) as url:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                open_app(page, url)
+                send(page, "Is MSFT a buy?")
 
-            # The tool call shows up while the run is still going: the reply is 4 s away.
-            system = page.get_by_test_id("stChatMessage").filter(
-                has=page.get_by_test_id("stChatMessageAvatarCustom")
-            )
-            expect(system).to_contain_text('get_stock_price({"symbol": "MSFT"})', timeout=3000)
-            expect(page.get_by_test_id("stExpander").first).to_contain_text("Running")
-            expect(page.get_by_test_id("stChatInputTextArea")).to_be_disabled()
-            reply = page.get_by_test_id("stChatMessage").filter(
-                has=page.get_by_test_id("stChatMessageAvatarAssistant")
-            )
-            expect(reply).not_to_contain_text("Done after a slow turn.")
+                # The tool call shows up while the run is still going: the reply is held back.
+                system = page.get_by_test_id("stChatMessage").filter(
+                    has=page.get_by_test_id("stChatMessageAvatarCustom")
+                )
+                expect(system).to_contain_text(TOOL_CALL_SHOWN, timeout=APP_WAIT_MS)
+                status = page.get_by_test_id("stExpander").first
+                expect(status).to_contain_text("Running", timeout=APP_WAIT_MS)
+                expect(page.get_by_test_id("stChatInputTextArea")).to_be_disabled()
+                reply = page.get_by_test_id("stChatMessage").filter(
+                    has=page.get_by_test_id("stChatMessageAvatarAssistant")
+                )
+                expect(reply).not_to_contain_text("Done after a slow turn.")
 
-            expect(reply).to_contain_text("Done after a slow turn.", timeout=APP_WAIT_MS)
-            wait_for_app_run(page)
-            expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
-            expect(page.get_by_test_id("stExpander").first).to_contain_text(
-                "Completed: 1 tool call"
-            )
-            page.close()
+                model.gate.set()
+                expect(reply).to_contain_text("Done after a slow turn.", timeout=APP_WAIT_MS)
+                wait_for_app_run(page)
+                expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled(
+                    timeout=APP_WAIT_MS
+                )
+                expect(status).to_contain_text("Completed: 1 tool call", timeout=APP_WAIT_MS)
+                page.close()
+        finally:
+            model.gate.set()  # never leave the emulator's worker thread blocked
 
 
 def _conversation_id_pattern() -> Any:

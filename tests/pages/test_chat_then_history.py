@@ -7,16 +7,19 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.pages.conftest import (
     APP_WAIT_MS,
+    BROWSER_TEST_TIMEOUT_S,
     clean_env,
     open_app,
     streamlit_server,
     wait_for_app_run,
 )
 
+pytestmark = pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S)
 GRID = "iframe[title='st_aggrid.AgGrid.agGrid']"
 
 
