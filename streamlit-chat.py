@@ -19,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.elements.lib.mutable_status_container import StatusContainer
 
 import conversation
-from mediator.events import MediatorEvent, MessageDelta, StateChanged, ToolExecuted
+from conversation import MediatorEvent, MessageDelta, StateChanged, ToolExecuted
 
 SYSTEM_AVATAR = ":material/build:"
 OFFLINE_NOTE = "Offline demo: built-in emulator, simulated quotes"

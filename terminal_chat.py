@@ -15,7 +15,7 @@ import sys
 import threading
 
 import conversation
-from mediator.events import MediatorEvent, MessageDelta, ToolExecuted
+from conversation import MediatorEvent, MessageDelta, ToolExecuted, tool_call_line
 
 
 class Transcript:
@@ -26,9 +26,7 @@ class Transcript:
 
     def __call__(self, event: MediatorEvent) -> None:
         if isinstance(event, ToolExecuted):
-            status = " (error)" if event.result.is_error else ""
-            call, output = event.call, event.result.output
-            print(f"System: {call.name}({call.arguments}) -> {output}{status}", flush=True)
+            print(f"System: {tool_call_line(event.call, event.result)}", flush=True)
         elif isinstance(event, MessageDelta):
             if not self.streamed:
                 print("Assistant: ", flush=True)

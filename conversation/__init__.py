@@ -17,22 +17,55 @@ from mediator.errors import (
     ExchangeFailedError,
     ExchangeTimeoutError,
 )
+from mediator.events import (
+    ActionRequired,
+    ExchangeCancelled,
+    ExchangeFailed,
+    MediatorEvent,
+    MessageDelta,
+    MessageRetrieved,
+    MessageSent,
+    RunStarted,
+    RunStatusChecked,
+    StateChanged,
+    ToolExecuted,
+    ToolOutputsSubmitted,
+)
+from mediator.script import State
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import ConversationBusyError, UserProxy
+from tools.formatting import ToolCallDetail, pretty_json, tool_call_detail, tool_call_line
 
 __all__ = [
     "DEMO_ASSISTANT_ID",
+    "ActionRequired",
     "ConversationBusyError",
+    "ExchangeCancelled",
     "ExchangeCancelledError",
     "ExchangeError",
+    "ExchangeFailed",
     "ExchangeFailedError",
     "ExchangePolicy",
     "ExchangeTimeoutError",
+    "MediatorEvent",
+    "MessageDelta",
+    "MessageRetrieved",
+    "MessageSent",
+    "RunStarted",
+    "RunStatusChecked",
     "Settings",
     "SettingsError",
+    "State",
+    "StateChanged",
+    "ToolCallDetail",
+    "ToolExecuted",
+    "ToolOutputsSubmitted",
     "UserProxy",
     "load_settings",
     "open_conversation",
+    "pretty_json",
     "resume_conversation",
     "start_conversation",
+    "tool_call_detail",
+    "tool_call_line",
 ]
