@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 from st_aggrid import AgGrid, GridOptionsBuilder
@@ -42,12 +41,19 @@ from persistence import (
     Timeline,
 )
 
+if TYPE_CHECKING:  # altair is imported when a run's timeline is drawn: it costs 1-2 s
+    import altair as alt
+
 R = TypeVar("R")
 
 PAGE_SIZES = (10, 25, 50, 100)
 ANY = "(any)"
 SNIPPET = 120
-GRID_HEADER_PX, GRID_ROW_PX, GRID_MAX_ROWS, CHAR_PX, LONG_TEXT = 40, 29, 12, 6.6, 24
+# Grid geometry: the grid is as tall as the page of rows it shows (no inner scroll bar, so
+# "Rows per page" is what one sees); a short column is as wide as its longest value at
+# ~6.8 px a character (the grid's 12 px font) plus padding; ids and long text share the rest.
+GRID_HEADER_PX, GRID_ROW_PX, GRID_FRAME_PX = 40, 29, 4
+CHAR_PX, CELL_PADDING_PX, LONG_TEXT, LONG_MIN_PX = 6.8, 20, 24, 110
 SELECTIONS = ("selected_conversation", "selected_run", "selected_event")
 KIND_COLOURS = {"state": "#4c78a8", "tool call": "#f58518", "tool error": "#e45756"}
 SETUP_STEPS = (
@@ -278,6 +284,8 @@ EVENT_COLUMNS = {
 
 def timeline_chart(line: Timeline, origin: datetime) -> alt.Chart:
     """State intervals and tool-call spans as bars, in ms since the user's message."""
+    import altair as alt  # here, not at the top: the first load draws no timeline
+
     end = max([s.end for s in line.states] + [line.ended_at or line.started_at])
     least = max((end - origin).total_seconds() * 1000 / 150, 0.5)  # a zero-length span shows
 
@@ -329,18 +337,30 @@ def pager(key: str, page: Page[Any], what: str) -> None:
     right.number_input(f"Page (of {pages})", 1, pages, step=1, key=key)
 
 
+def column_width(column: dict[str, Any], frame: pd.DataFrame, id_column: str) -> dict[str, Any]:
+    """Flex and minimum width: short values whole; ids and long text share what is left."""
+    longest = max(len(str(v)) for v in [column["headerName"], *frame[column["field"]]])
+    if column["field"] == id_column and longest > LONG_TEXT:  # whole once selected: heading
+        return {"flex": 3, "minWidth": LONG_MIN_PX}
+    if longest > LONG_TEXT:
+        return {"flex": 8, "minWidth": LONG_MIN_PX}
+    return {"flex": 1, "minWidth": round(CHAR_PX * longest + CELL_PADDING_PX)}
+
+
 def aggrid_pick(frame: pd.DataFrame, key: str, current: list[int], id_column: str) -> str | None:
     options = GridOptionsBuilder.from_dataframe(frame)
     options.configure_default_column(resizable=True, filter=False, sortable=False)
-    options.configure_selection("single", pre_selected_rows=[str(i) for i in current])
     grid = options.build()
     grid.pop("autoSizeStrategy", None)
-    for column in grid["columnDefs"]:  # the id and short values whole; long text fills the rest
+    # Selection in AG Grid's current (v32.2+) object form: the builder's configure_selection
+    # still writes the deprecated flags, each of which the grid warns about in the console.
+    grid["rowSelection"] = {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}
+    if current:
+        grid["initialState"] = {"rowSelection": [str(i) for i in current]}
+    for column in grid["columnDefs"]:
         column["type"] = [t for t in column["type"] if not t.endswith("Filter")]
-        longest = max(len(str(v)) for v in [column["headerName"], *frame[column["field"]]])
-        long = longest > LONG_TEXT and column["field"] != id_column
-        column.update(flex=8 if long else 1, minWidth=120 if long else CHAR_PX * longest + 32)
-    height = GRID_HEADER_PX + GRID_ROW_PX * min(len(frame), GRID_MAX_ROWS)
+        column.update(column_width(column, frame, id_column))
+    height = GRID_HEADER_PX + GRID_ROW_PX * max(len(frame), 1) + GRID_FRAME_PX
     response = AgGrid(frame.copy(), grid, height, key=key, update_on=["selectionChanged"])
     rows = response.selected_rows
     return None if rows is None or rows.empty else str(rows.iloc[0][id_column])
@@ -512,7 +532,7 @@ def metrics(
 
 
 def main() -> None:
-    st.set_page_config("Conversation history", ":material/history:", layout="wide")
+    st.set_page_config("Conversation history", "🕘", layout="wide")
     st.title("Conversation history")
     st.caption("What the mediator recorded: pick a conversation, then one of its runs.")
     for name in SELECTIONS:
