@@ -61,10 +61,9 @@ SETUP_STEPS = (
     "python terminal_chat.py         # then record a conversation in the terminal,",
     "streamlit run streamlit-chat.py # or in the browser",
 )
-CACHE_S = 5
-"""Seconds an answer from the database is reused: reruns within that time do not query."""
-TOTALS_SCAN = 200
-"""Most conversations whose runs the summary cards add up (see `filtered_totals`)."""
+# (Comments, not docstrings: Streamlit's "magic" would draw a bare string on the page.)
+CACHE_S = 5  # seconds an answer from the database is reused: reruns within it do not query
+TOTALS_SCAN = 200  # most conversations whose runs the summary cards add up (`filtered_totals`)
 
 # -- reading: one store (engine) per database for the process, answers cached for a while ---
 
