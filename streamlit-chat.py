@@ -3,8 +3,9 @@
 One conversation per browser session: only its thread id and transcript live in
 `st.session_state`; nothing is shared between sessions. Each prompt opens the conversation on a
 fresh event loop, runs one exchange and closes it, so no loop-bound object outlives a rerun.
-Tool calls appear as "System" messages, shown as plain text (tool input and output are
-untrusted), and the run's progress is shown live in a status box.
+Each tool call appears once, as a "System" message in the compact form of
+`conversation.tool_call_line`, with its full input and output in an expander; all of it is
+plain text (tool input and output are untrusted). The run's states show live in a status box.
 """
 
 from __future__ import annotations
@@ -19,10 +20,25 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.elements.lib.mutable_status_container import StatusContainer
 
 import conversation
-from mediator.events import MediatorEvent, MessageDelta, StateChanged, ToolExecuted
+from conversation import (
+    ActionRequired,
+    MediatorEvent,
+    MessageDelta,
+    StateChanged,
+    ToolCallDetail,
+    ToolExecuted,
+    tool_call_detail,
+    tool_call_line,
+)
 
 SYSTEM_AVATAR = ":material/build:"
 OFFLINE_NOTE = "Offline demo: built-in emulator, simulated quotes"
+NEW_CONVERSATION = "New conversation"
+NEW_HELP = (
+    "End this conversation and start a fresh one with the assistant ID above. Not needed to "
+    "begin: your first message starts a conversation."
+)
+TITLE_LIMIT = 80
 NO_ASSISTANT = (
     "No assistant ID: set ASSISTANT_ID (in `.env` or the environment) or run "
     "`python assistant_setup.py --write-env`, or enter an ID in the sidebar."
@@ -32,31 +48,48 @@ NO_ASSISTANT = (
 # -- what a turn is, and how events become lines (no Streamlit here) -------------------------
 
 
+@dataclass(frozen=True)
+class ToolCallShown:
+    """One tool call as the page shows it: the compact line, and the full form behind it."""
+
+    line: str
+    detail: ToolCallDetail
+
+
 @dataclass
 class Turn:
     """One prompt and everything its exchange produced, kept to redraw the page on rerun."""
 
     prompt: str
-    tool_calls: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCallShown] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
-    steps: list[str] = field(default_factory=list)
     reply: str | None = None
     error: str | None = None
 
 
-def tool_line(event: ToolExecuted) -> str:
-    """The System message for one tool call: name, arguments and output, as the seed showed."""
-    failed = f" (error: {event.result.error_type or 'unknown'})" if event.result.is_error else ""
-    return f"{event.call.name}({event.call.arguments}) → {event.result.output}{failed}"
-
-
 def event_line(event: MediatorEvent, *, everything: bool) -> str | None:
-    """The status line for `event`: state changes and tool calls, or every event if asked."""
-    if isinstance(event, MessageDelta):
+    """The status line for `event`: state changes, or every event if asked.
+
+    Tool calls never: each is shown once, as its System message.
+    """
+    if isinstance(event, MessageDelta | ToolExecuted | ActionRequired):
         return None
-    if everything or isinstance(event, StateChanged | ToolExecuted):
+    if everything or isinstance(event, StateChanged):
         return str(event)
     return None
+
+
+def ids_line(assistant_id: str) -> str:
+    thread_id = st.session_state.thread_id
+    return f"Assistant {assistant_id}" + (f" · conversation {thread_id}" if thread_id else "")
+
+
+def title_of(turns: list[Turn]) -> str:
+    """The conversation's heading: its first message, on one line (as the history page)."""
+    if not turns:
+        return NEW_CONVERSATION
+    first = " ".join(turns[0].prompt.split())
+    return first if len(first) <= TITLE_LIMIT else first[: TITLE_LIMIT - 1] + "…"
 
 
 def as_markdown(text: str) -> str:
@@ -116,10 +149,12 @@ class LiveView:
 
     def show(self, event: MediatorEvent) -> None:
         if isinstance(event, ToolExecuted):
-            line = tool_line(event)
-            self.turn.tool_calls.append(line)
-            with self.tools_area, st.chat_message("System", avatar=SYSTEM_AVATAR):
-                st.text(line)
+            shown = ToolCallShown(
+                tool_call_line(event.call, event.result), tool_call_detail(event.call, event.result)
+            )
+            self.turn.tool_calls.append(shown)
+            with self.tools_area:
+                show_tool_call(shown)
         if isinstance(event, StateChanged):
             self.status.update(label=f"Running: {event.state}")
         if (text := event_line(event, everything=self.everything)) is not None:
@@ -156,8 +191,6 @@ async def exchange(
                 if (late := inbox.get_nowait()) is not None and not isinstance(late, MessageDelta):
                     view.show(late)
         turn.reply = reply
-        steps = await chat.list_run_steps()
-        turn.steps = [f"{s.type} ({s.status}): {s.detail}" for s in steps]
     if not streamed:
         yield as_markdown(reply)
 
@@ -170,24 +203,25 @@ async def open_thread(settings: conversation.Settings, assistant_id: str) -> str
 # -- drawing --------------------------------------------------------------------------------
 
 
-def show_system(line: str) -> None:
+def show_tool_call(shown: ToolCallShown) -> None:
+    """The System message of one call: its compact line; input and output one click away."""
+    detail = shown.detail
     with st.chat_message("System", avatar=SYSTEM_AVATAR):
-        st.text(line)
-
-
-def show_steps(turn: Turn) -> None:
-    if turn.steps:
-        with st.expander(f"Run steps ({len(turn.steps)})"):
-            for line in turn.steps:
-                st.text(line)
+        st.text(shown.line)
+        outcome = f"failed ({detail.error_type})" if detail.error_type else "output"
+        with st.expander(f"Input and {outcome} · {detail.duration_s * 1000:.0f} ms"):
+            st.caption(f"Arguments of {detail.name} (call {detail.call_id})")
+            st.code(detail.arguments, language=None, wrap_lines=True)
+            st.caption("Output")
+            st.code(detail.output, language=None, wrap_lines=True)
 
 
 def show_turn(turn: Turn) -> None:
     """Redraw a finished turn from the session's transcript."""
     with st.chat_message("user"):
         st.markdown(turn.prompt)
-    for line in turn.tool_calls:
-        show_system(line)
+    for shown in turn.tool_calls:
+        show_tool_call(shown)
     with st.chat_message("assistant"):
         with st.status(status_label(turn), state="error" if turn.error else "complete"):
             for line in turn.events:
@@ -196,7 +230,6 @@ def show_turn(turn: Turn) -> None:
             st.markdown(as_markdown(turn.reply))
         if turn.error is not None:
             st.error(turn.error)
-        show_steps(turn)
 
 
 def run_turn(settings: conversation.Settings, assistant_id: str, prompt: str) -> None:
@@ -225,7 +258,6 @@ def run_turn(settings: conversation.Settings, assistant_id: str, prompt: str) ->
                 state="error" if turn.error else "complete",
                 expanded=False,
             )
-            show_steps(turn)
     finally:  # also on rerun/stop (BaseException): the prompt stays in the transcript
         if turn.reply is None and turn.error is None:
             turn.error = "Interrupted before the reply arrived."
@@ -245,23 +277,29 @@ def start_new(settings: conversation.Settings, assistant_id: str) -> None:
 
 
 def sidebar(settings: conversation.Settings) -> str:
-    """The assistant id field, Start, and the live toggle; returns the field's value."""
+    """The assistant id field, New conversation, and the live toggle; returns the field."""
     with st.sidebar:
         st.title("Assistant chat")
         default = settings.assistant_id or (
             conversation.DEMO_ASSISTANT_ID if settings.offline else ""
         )
         assistant_id = st.text_input("Assistant ID", value=default, key="asst_id").strip()
-        if st.button("Start", key="start", type="primary", disabled=not assistant_id):
+        if st.button(
+            NEW_CONVERSATION,
+            key="new_conversation",
+            icon=":material/add_comment:",
+            help=NEW_HELP,
+            disabled=not assistant_id,
+        ):
             start_new(settings, assistant_id)
-        st.toggle("show steps live", key="live")
+        st.toggle("show every event live", key="live")
         if settings.offline:
             st.caption(OFFLINE_NOTE)
     return assistant_id
 
 
 def main() -> None:
-    st.set_page_config(page_title="Assistant chat", page_icon=":material/forum:")
+    st.set_page_config(page_title="Assistant chat", page_icon="💬")
     st.session_state.setdefault("turns", [])
     st.session_state.setdefault("thread_id", None)
     try:
@@ -271,14 +309,15 @@ def main() -> None:
         st.stop()
     field_id = sidebar(settings)
     assistant_id = st.session_state.get("assistant_id") or field_id
-    header = st.empty()  # redrawn once the first prompt has created the thread
-    header.header(st.session_state.thread_id or "New conversation", anchor=False)
+    header = st.empty()  # redrawn once the first prompt has given the conversation a title
+    header.header(title_of(st.session_state.turns), anchor=False)
     if error := st.session_state.pop("start_error", None):
         st.error(error)
+    ids = st.empty()  # like the header: the conversation id exists after the first prompt
     if not assistant_id:
         st.warning(NO_ASSISTANT)
     else:
-        st.caption(f"Assistant {assistant_id}")
+        ids.caption(ids_line(assistant_id))
     for turn in st.session_state.turns:
         show_turn(turn)
     prompt = st.chat_input(
@@ -287,7 +326,8 @@ def main() -> None:
     if prompt and prompt.strip() and assistant_id:
         st.session_state.assistant_id = assistant_id
         run_turn(settings, assistant_id, prompt.strip())
-        header.header(st.session_state.thread_id or "New conversation", anchor=False)
+        header.header(title_of(st.session_state.turns), anchor=False)
+        ids.caption(ids_line(assistant_id))
 
 
 main()

@@ -12,28 +12,48 @@ conversation recorded is untrusted and shown as text: grid cells, ``st.text``, `
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 from st_aggrid import AgGrid, GridOptionsBuilder
+from streamlit.delta_generator import DeltaGenerator
 
 import persistence
-from mediator.script import State
-from persistence import HistoryStore, Page, RunRow, Timeline
+from conversation import State, pretty_json
+from persistence import (
+    MAX_LIMIT,
+    AssistantRow,
+    ConversationRow,
+    HistoryStore,
+    MessageRow,
+    Page,
+    RunEventRow,
+    RunRow,
+    Timeline,
+)
+
+if TYPE_CHECKING:  # altair is imported when a run's timeline is drawn: it costs 1-2 s
+    import altair as alt
+
+R = TypeVar("R")
 
 PAGE_SIZES = (10, 25, 50, 100)
 ANY = "(any)"
 SNIPPET = 120
-GRID_HEADER_PX, GRID_ROW_PX, GRID_MAX_ROWS, CHAR_PX, LONG_TEXT = 40, 29, 12, 6.6, 24
+# Grid geometry: the grid is as tall as the page of rows it shows (no inner scroll bar, so
+# "Rows per page" is what one sees); a short column is as wide as its longest value at
+# ~6.8 px a character (the grid's 12 px font) plus padding; ids and long text share the rest.
+GRID_HEADER_PX, GRID_ROW_PX, GRID_FRAME_PX = 40, 29, 4
+CHAR_PX, CELL_PADDING_PX, LONG_TEXT, LONG_MIN_PX = 6.8, 20, 24, 110
 SELECTIONS = ("selected_conversation", "selected_run", "selected_event")
 KIND_COLOURS = {"state": "#4c78a8", "tool call": "#f58518", "tool error": "#e45756"}
 SETUP_STEPS = (
@@ -41,12 +61,36 @@ SETUP_STEPS = (
     "python terminal_chat.py         # then record a conversation in the terminal,",
     "streamlit run streamlit-chat.py # or in the browser",
 )
-READS = frozenset(
-    {"list_conversations", "count_conversations", "list_assistants", "list_runs"}
-    | {"list_messages", "list_run_events", "run_timeline", "check_schema"}
-)
+# (Comments, not docstrings: Streamlit's "magic" would draw a bare string on the page.)
+CACHE_S = 5  # seconds an answer from the database is reused: reruns within it do not query
+TOTALS_SCAN = 200  # most conversations whose runs the summary cards add up (`filtered_totals`)
 
-# -- reading: one store (engine) per database for the process, answers cached for 5 s ------
+# -- reading: one store (engine) per database for the process, answers cached for a while ---
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The sidebar's conversation filters, as `HistoryStore.list_conversations` takes them."""
+
+    assistant_id: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What the Runs, Events and Run duration cards show for a set of runs.
+
+    `complete` is false when the set was larger than `TOTALS_SCAN` conversations and only
+    those were counted: the numbers are then lower bounds.
+    """
+
+    runs: int
+    events: int
+    seconds: float
+    complete: bool = True
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,14 +98,77 @@ def store_for(url: str) -> HistoryStore:
     return HistoryStore(url)
 
 
-@st.cache_data(ttl=5, show_spinner=False)
-def read(url: str, name: str, *args: Any, **kwargs: Any) -> Any:
-    """`HistoryStore.<name>(*args, **kwargs)` on `url`'s database, cached by its arguments."""
-    if name not in READS:
-        raise ValueError(f"not a history read: {name}")
-    if name == "check_schema":
-        return persistence.check_schema(store_for(url).engine)
-    return getattr(store_for(url), name)(*args, **kwargs)
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def check_schema(url: str) -> None:
+    persistence.check_schema(store_for(url).engine)
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def assistants(url: str) -> tuple[AssistantRow, ...]:
+    return store_for(url).list_assistants()
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def conversations(url: str, filters: Filters, limit: int, offset: int) -> Page[ConversationRow]:
+    return store_for(url).list_conversations(
+        limit=limit, offset=offset, **dataclasses.asdict(filters)
+    )
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def conversation_count(url: str) -> int:
+    return store_for(url).count_conversations()
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def messages(url: str, conversation_id: str, limit: int, offset: int) -> Page[MessageRow]:
+    return store_for(url).list_messages(conversation_id, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def runs(url: str, conversation_id: str, limit: int, offset: int) -> Page[RunRow]:
+    return store_for(url).list_runs(conversation_id, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def run_events(url: str, run_id: str, limit: int, offset: int) -> Page[RunEventRow]:
+    return store_for(url).list_run_events(run_id, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def timeline(url: str, run_id: str) -> Timeline:
+    return store_for(url).run_timeline(run_id)
+
+
+def _all_runs(url: str, conversation_id: str) -> list[RunRow]:
+    found: list[RunRow] = []
+    while True:
+        page = runs(url, conversation_id, MAX_LIMIT, len(found))
+        found += page.items
+        if not page.items or not page.has_more:
+            return found
+
+
+def _sum(rows: Sequence[RunRow], *, complete: bool = True) -> Totals:
+    seconds = sum((r.duration_s or 0.0 for r in rows), start=0.0)
+    return Totals(len(rows), sum(r.event_count for r in rows), seconds, complete)
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def conversation_totals(url: str, conversation_id: str) -> Totals:
+    return _sum(_all_runs(url, conversation_id))
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def filtered_totals(url: str, filters: Filters) -> Totals:
+    """The runs of the conversations matching `filters` (at most `TOTALS_SCAN` of them).
+
+    The store has no aggregate over a filtered set yet, so this walks the runs of each
+    conversation; the bound keeps a large database from stalling the page.
+    """
+    page = conversations(url, filters, TOTALS_SCAN, 0)
+    rows = [run for c in page.items if c.run_count for run in _all_runs(url, c.id)]
+    return _sum(rows, complete=not page.has_more)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -103,7 +210,7 @@ def open_database() -> tuple[str, str]:
     if path is not None and not path.is_file():  # connecting would create an empty file
         stop_with_setup(f"No history database yet: {path} does not exist.")
     try:
-        read(url, "check_schema")
+        check_schema(url)
     except persistence.SchemaNotReadyError as exc:
         stop_with_setup(f"The history database at {shown} is not set up.", str(exc))
     except persistence.DatabaseUnavailableError as exc:
@@ -179,6 +286,8 @@ EVENT_COLUMNS = {
 
 def timeline_chart(line: Timeline, origin: datetime) -> alt.Chart:
     """State intervals and tool-call spans as bars, in ms since the user's message."""
+    import altair as alt  # here, not at the top: the first load draws no timeline
+
     end = max([s.end for s in line.states] + [line.ended_at or line.started_at])
     least = max((end - origin).total_seconds() * 1000 / 150, 0.5)  # a zero-length span shows
 
@@ -195,7 +304,7 @@ def timeline_chart(line: Timeline, origin: datetime) -> alt.Chart:
             bars.append(bar(f"tool: {call.name}", kind, start, stop, call.call_id))
     lanes = list(dict.fromkeys(b[0] for b in bars))
     colours = alt.Scale(domain=list(KIND_COLOURS), range=list(KIND_COLOURS.values()))
-    return (
+    chart: alt.Chart = (
         alt.Chart(pd.DataFrame(bars, columns=["lane", "kind", "from", "to", "ms", "note"]))
         .mark_bar(cornerRadius=2)
         .encode(
@@ -207,6 +316,7 @@ def timeline_chart(line: Timeline, origin: datetime) -> alt.Chart:
         )
         .properties(height=alt.Step(24))
     )
+    return chart
 
 
 # -- widgets: pages and single-selection grids ----------------------------------------------
@@ -229,18 +339,30 @@ def pager(key: str, page: Page[Any], what: str) -> None:
     right.number_input(f"Page (of {pages})", 1, pages, step=1, key=key)
 
 
+def column_width(column: dict[str, Any], frame: pd.DataFrame, id_column: str) -> dict[str, Any]:
+    """Flex and minimum width: short values whole; ids and long text share what is left."""
+    longest = max(len(str(v)) for v in [column["headerName"], *frame[column["field"]]])
+    if column["field"] == id_column and longest > LONG_TEXT:  # whole once selected: heading
+        return {"flex": 3, "minWidth": LONG_MIN_PX}
+    if longest > LONG_TEXT:
+        return {"flex": 8, "minWidth": LONG_MIN_PX}
+    return {"flex": 1, "minWidth": round(CHAR_PX * longest + CELL_PADDING_PX)}
+
+
 def aggrid_pick(frame: pd.DataFrame, key: str, current: list[int], id_column: str) -> str | None:
     options = GridOptionsBuilder.from_dataframe(frame)
     options.configure_default_column(resizable=True, filter=False, sortable=False)
-    options.configure_selection("single", pre_selected_rows=[str(i) for i in current])
     grid = options.build()
     grid.pop("autoSizeStrategy", None)
-    for column in grid["columnDefs"]:  # the id and short values whole; long text fills the rest
+    # Selection in AG Grid's current (v32.2+) object form: the builder's configure_selection
+    # still writes the deprecated flags, each of which the grid warns about in the console.
+    grid["rowSelection"] = {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}
+    if current:
+        grid["initialState"] = {"rowSelection": [str(i) for i in current]}
+    for column in grid["columnDefs"]:
         column["type"] = [t for t in column["type"] if not t.endswith("Filter")]
-        longest = max(len(str(v)) for v in [column["headerName"], *frame[column["field"]]])
-        long = longest > LONG_TEXT and column["field"] != id_column
-        column.update(flex=8 if long else 1, minWidth=120 if long else CHAR_PX * longest + 32)
-    height = GRID_HEADER_PX + GRID_ROW_PX * min(len(frame), GRID_MAX_ROWS)
+        column.update(column_width(column, frame, id_column))
+    height = GRID_HEADER_PX + GRID_ROW_PX * max(len(frame), 1) + GRID_FRAME_PX
     response = AgGrid(frame.copy(), grid, height, key=key, update_on=["selectionChanged"])
     rows = response.selected_rows
     return None if rows is None or rows.empty else str(rows.iloc[0][id_column])
@@ -267,7 +389,7 @@ def pick(frame: pd.DataFrame, *, key: str, id_column: str, state: str) -> None:
         st.session_state[reported] = st.session_state[state] = chosen
 
 
-def drill(page: Page[Any], columns: dict[str, str], *, key: str, what: str, state: str) -> Any:
+def drill(page: Page[R], columns: dict[str, str], *, key: str, what: str, state: str) -> R | None:
     """One level: its page, its grid, and the row of this page selected in it (or None).
 
     The first of `columns` is the rows' id. A selection that is not on this page is cleared.
@@ -286,13 +408,13 @@ def drill(page: Page[Any], columns: dict[str, str], *, key: str, what: str, stat
 # -- the page -------------------------------------------------------------------------------
 
 
-def sidebar_filters(url: str, shown: str) -> tuple[dict[str, Any], int]:
+def sidebar_filters(url: str, shown: str) -> tuple[Filters, int]:
     """The conversation filters chosen in the sidebar (as store arguments) and the page size."""
     bar = st.sidebar
     if bar.button("Refresh", icon=":material/refresh:", width="stretch"):
-        read.clear()
+        st.cache_data.clear()  # every answer above; the store (engine) is kept
     bar.header("Filters")
-    names = {a.id: f"{a.name} ({a.id})" if a.name else a.id for a in read(url, "list_assistants")}
+    names = {a.id: f"{a.name} ({a.id})" if a.name else a.id for a in assistants(url)}
     assistant = bar.selectbox(
         "Assistant", [ANY, *names], key="filter_assistant", format_func=lambda v: names.get(v, v)
     )
@@ -311,22 +433,24 @@ def sidebar_filters(url: str, shown: str) -> tuple[dict[str, Any], int]:
         bar.warning("From is after To: dates ignored.")
         since = until = None
     bar.caption(f"Database: `{shown}`")
-    return {
-        "assistant_id": None if assistant == ANY else assistant,
-        "status": None if status == ANY else status,
-        "since": datetime.combine(since, time.min, UTC) if since else None,
-        "until": datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None,
-        "text": text.strip() or None,
-    }, int(size)
+    return Filters(
+        assistant_id=None if assistant == ANY else assistant,
+        status=None if status == ANY else status,
+        since=datetime.combine(since, time.min, UTC) if since else None,
+        until=datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None,
+        text=text.strip() or None,
+    ), int(size)
 
 
-def conversation_level(url: str, filters: dict[str, Any], size: int) -> tuple[Page[Any], Any]:
+def conversation_level(
+    url: str, filters: Filters, size: int
+) -> tuple[Page[ConversationRow], ConversationRow | None]:
     key = f"conversations-{hashlib.sha1(repr(filters).encode()).hexdigest()[:10]}-{size}"
     offset = page_offset(f"page-{key}", size)
-    page = read(url, "list_conversations", limit=size, offset=offset, **filters)
+    page = conversations(url, filters, size, offset)
     st.subheader("Conversations")
     if not page.total:
-        if read(url, "count_conversations"):
+        if conversation_count(url):
             st.info("No conversation matches these filters.")
             return page, None
         stop_with_setup("No conversations recorded yet.", create=False)
@@ -334,17 +458,17 @@ def conversation_level(url: str, filters: dict[str, Any], size: int) -> tuple[Pa
     return page, drill(page, CONVERSATION_COLUMNS, **args)
 
 
-def conversation_detail(url: str, conversation: Any, size: int) -> RunRow | None:
+def conversation_detail(url: str, conversation: ConversationRow, size: int) -> RunRow | None:
     cid = conversation.id
     st.subheader(f"Conversation {ident(cid)}")
-    said = read(url, "list_messages", cid, limit=size, offset=page_offset(f"page-msgs-{cid}", size))
+    said = messages(url, cid, size, page_offset(f"page-msgs-{cid}", size))
     with st.expander(f"Messages ({said.total})", icon=":material/forum:"):
         pager(f"page-msgs-{cid}", said, "messages")
         for message in said.items:
             st.caption(f"{ident(message.role)} · {stamp(message.created_at)} UTC")
             st.text(message.text)
     key = f"runs-{cid}-{size}"
-    page = read(url, "list_runs", cid, limit=size, offset=page_offset(f"page-{key}", size))
+    page = runs(url, cid, size, page_offset(f"page-{key}", size))
     if not page.items:
         st.info("No runs: this conversation's exchanges failed before a run started.")
         return None
@@ -358,12 +482,12 @@ def run_detail(url: str, run: RunRow, size: int) -> None:
         st.error(f"Run {ident(run.status)}{code}", icon=":material/error:")
         if run.error_message:
             st.code(run.error_message, language=None, wrap_lines=True)
-    line: Timeline = read(url, "run_timeline", run.id)
+    line = timeline(url, run.id)
     origin = min([s.start for s in line.states] + [line.started_at])
     st.caption("Timeline: states and tool calls")
     st.altair_chart(timeline_chart(line, origin), width="stretch")
     key = f"events-{run.id}-{size}"
-    page = read(url, "list_run_events", run.id, limit=size, offset=page_offset(f"page-{key}", size))
+    page = run_events(url, run.id, size, page_offset(f"page-{key}", size))
     if st.session_state.get("selected_event_run") != run.id:  # seqs repeat from run to run
         st.session_state["selected_event_run"], st.session_state["selected_event"] = run.id, None
     event = drill(page, EVENT_COLUMNS, key=key, what="events", state="selected_event")
@@ -379,29 +503,38 @@ def run_detail(url: str, run: RunRow, size: int) -> None:
     for label, text in (("Input", event.input), ("Output", event.output)):
         if text:
             st.caption(label)
-            st.code(pretty(text), language=None, wrap_lines=True)
+            st.code(pretty_json(text), language=None, wrap_lines=True)
 
 
-def pretty(text: str) -> str:
-    """JSON indented for reading; anything else as it is."""
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
-
-
-def metrics(box: Any, page: Page[Any], conversation: Any, run: RunRow | None) -> None:
+def metrics(
+    box: DeltaGenerator,
+    page: Page[ConversationRow],
+    totals: Totals,
+    conversation: ConversationRow | None,
+    run: RunRow | None,
+) -> None:
+    """The four cards, for the narrowest scope chosen: a run, a conversation, or the filters."""
+    at_least = "" if totals.complete else "≥ "
+    scope = (
+        "the selected conversation" if conversation else "the conversations matching the filters"
+    )
+    if not totals.complete:
+        scope += f" (the first {TOTALS_SCAN} counted)"
     one, two, three, four = box.columns(4)
     one.metric("Conversations", page.total, border=True, help="Matching the filters")
-    runs = conversation.run_count if conversation else "–"
-    two.metric("Runs", runs, border=True, help="Of the selected conversation")
-    three.metric("Events", run.event_count if run else "–", border=True, help="Of the selected run")
-    took = (cell(run.duration_s) or "running") if run else "–"
-    four.metric("Run duration", took, border=True)
+    two.metric("Runs", f"{at_least}{totals.runs}", border=True, help=f"Of {scope}")
+    if run is not None:
+        three.metric("Events", run.event_count, border=True, help="Of the selected run")
+        took = cell(run.duration_s) if run.duration_s is not None else "running"
+        four.metric("Run duration", str(took), border=True, help="Of the selected run")
+        return
+    three.metric("Events", f"{at_least}{totals.events}", border=True, help=f"Of {scope}")
+    total = f"{at_least}{cell(totals.seconds)}"
+    four.metric("Run duration", total, border=True, help=f"Total of the runs of {scope}")
 
 
 def main() -> None:
-    st.set_page_config("Conversation history", ":material/history:", layout="wide")
+    st.set_page_config("Conversation history", "🕘", layout="wide")
     st.title("Conversation history")
     st.caption("What the mediator recorded: pick a conversation, then one of its runs.")
     for name in SELECTIONS:
@@ -414,9 +547,13 @@ def main() -> None:
         run = conversation_detail(url, conversation, size) if conversation else None
         if run is not None:
             run_detail(url, run, size)
+        if conversation is not None:
+            totals = conversation_totals(url, conversation.id)
+        else:
+            totals = filtered_totals(url, filters)
     except persistence.HistoryQueryError as exc:
         stop_with_error("The history query was refused.", str(exc))
-    metrics(header, page, conversation, run)
+    metrics(header, page, totals, conversation, run)
 
 
 main()

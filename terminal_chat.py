@@ -4,18 +4,33 @@
     printf 'What is the price of AAPL?\\nexit\\n' | python terminal_chat.py
     DELIVERY=poll ASSISTANT_BACKEND=assistants python terminal_chat.py
 
-`exit`, end of input (Ctrl-D) and Ctrl-C end the chat cleanly.
+On a terminal the prompt has line editing and a history kept across sessions (prompt_toolkit;
+the file is `$XDG_STATE_HOME/assistant-mediator/terminal_history`, by default under
+`~/.local/state`). `exit`, end of input (Ctrl-D) and Ctrl-C end the chat cleanly; Ctrl-C
+during a reply cancels the exchange first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
+import signal
 import sys
 import threading
+from contextlib import suppress
+from pathlib import Path
+from typing import Protocol
 
 import conversation
-from mediator.events import MediatorEvent, MessageDelta, ToolExecuted
+from conversation import MediatorEvent, MessageDelta, ToolExecuted, tool_call_line
+
+PROMPT = "\nUser: "
+HISTORY_FILE = Path("assistant-mediator") / "terminal_history"
+
+
+class Interrupted(Exception):
+    """The user pressed Ctrl-C: end the chat."""
 
 
 class Transcript:
@@ -26,9 +41,7 @@ class Transcript:
 
     def __call__(self, event: MediatorEvent) -> None:
         if isinstance(event, ToolExecuted):
-            status = " (error)" if event.result.is_error else ""
-            call, output = event.call, event.result.output
-            print(f"System: {call.name}({call.arguments}) -> {output}{status}", flush=True)
+            print(f"System: {tool_call_line(event.call, event.result)}", flush=True)
         elif isinstance(event, MessageDelta):
             if not self.streamed:
                 print("Assistant: ", flush=True)
@@ -36,12 +49,55 @@ class Transcript:
             print(event.delta, end="", flush=True)
 
 
+class Reader(Protocol):
+    async def read(self, prompt: str) -> str | None:
+        """The next line without its newline, or None at end of input."""
+        ...
+
+
+def history_path() -> Path:
+    """Where the prompt's history lives (XDG state directory), created private on first use."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    path = Path(state) / HISTORY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():  # messages may be private: nobody else reads the history
+        path.touch(mode=0o600)
+    return path
+
+
+class TerminalReader:
+    """The prompt on a terminal: line editing, history across sessions, no line-length cap.
+
+    prompt_toolkit reads the terminal in raw mode, so the kernel's canonical-mode line limit
+    (4,095 characters) does not cut long messages, and arrow keys edit instead of inserting
+    escape sequences. Ctrl-C at the prompt raises `Interrupted`; Ctrl-D ends the input.
+    """
+
+    def __init__(self) -> None:
+        from prompt_toolkit import PromptSession  # imported only for a terminal
+        from prompt_toolkit.history import FileHistory
+
+        history = None
+        with suppress(OSError):  # an unwritable home must not stop the chat
+            history = FileHistory(str(history_path()))
+        self._session: PromptSession[str] = PromptSession(history=history)
+
+    async def read(self, prompt: str) -> str | None:
+        try:
+            return await self._session.prompt_async(prompt)
+        except KeyboardInterrupt:
+            raise Interrupted from None
+        except EOFError:
+            print(flush=True)  # Ctrl-D: leave the shell's prompt on a line of its own
+            return None
+
+
 class LineReader:
-    """Reads input lines on a daemon thread, so the event loop never waits on the terminal.
+    """Reads piped input lines on a daemon thread, so the event loop never waits on the pipe.
 
     A daemon thread (rather than `asyncio.to_thread`) because a read blocked on an open pipe
-    or terminal must not keep the interpreter alive after Ctrl-C: the loop's executor threads
-    are joined at shutdown, daemon threads are not.
+    must not keep the interpreter alive after Ctrl-C: the loop's executor threads are joined
+    at shutdown, daemon threads are not.
     """
 
     def __init__(self, interactive: bool) -> None:
@@ -68,7 +124,6 @@ class LineReader:
             self._pending.set_result(line)
 
     async def read(self, prompt: str) -> str | None:
-        """The next line without its newline, or None at end of input."""
         self._loop = asyncio.get_running_loop()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="stdin", daemon=True)
@@ -84,32 +139,71 @@ class LineReader:
         return line
 
 
+def make_reader() -> Reader:
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return TerminalReader()
+    return LineReader(interactive=sys.stdin.isatty())
+
+
+async def reply_or_interrupt(user_proxy: conversation.UserProxy) -> str:
+    """The reply; Ctrl-C cancels the exchange, waits for it to end, then raises `Interrupted`.
+
+    SIGINT is caught here rather than left to `asyncio.run` (which would cancel this task):
+    the exchange is cancelled through the conversation and its outcome awaited, so no error
+    is left unretrieved. A second Ctrl-C while cancelling restores the default behaviour.
+    """
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+
+    def on_sigint() -> None:
+        interrupted.set()
+        loop.remove_signal_handler(signal.SIGINT)
+
+    reply = asyncio.ensure_future(user_proxy.get_assistant_message())
+    stop = asyncio.ensure_future(interrupted.wait())
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        await asyncio.wait({reply, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        stop.cancel()
+    if not reply.done():
+        await user_proxy.cancel()
+        with suppress(conversation.ExchangeError):
+            await reply  # the cancelled exchange's outcome, retrieved
+        raise Interrupted
+    return reply.result()
+
+
+async def exchange(user_proxy: conversation.UserProxy, text: str, transcript: Transcript) -> None:
+    transcript.streamed = False
+    user_proxy.send_user_message(text)
+    try:
+        response = await reply_or_interrupt(user_proxy)
+    except conversation.ExchangeError as exc:
+        if transcript.streamed:
+            print()
+        print(f"Error: {exc}", flush=True)
+        return
+    if transcript.streamed:
+        print(flush=True)  # end the streamed line
+    else:
+        print("Assistant: ")
+        print(response, flush=True)
+
+
 async def chat(assistant_id: str | None = None) -> int:
     user_proxy = conversation.start_conversation(assistant_id)
-    reader = LineReader(interactive=sys.stdin.isatty())
+    reader = make_reader()
     transcript = Transcript()
     subscription = user_proxy.on_event(transcript, topics=[ToolExecuted.topic, MessageDelta.topic])
     try:
         while True:
-            user_input = await reader.read("\nUser: ")
+            user_input = await reader.read(PROMPT)
             if user_input is None or user_input.strip().lower() == "exit":
                 break
-            if not user_input.strip():
-                continue
-            transcript.streamed = False
-            user_proxy.send_user_message(user_input)
-            try:
-                response = await user_proxy.get_assistant_message()
-            except conversation.ExchangeError as exc:
-                if transcript.streamed:
-                    print()
-                print(f"Error: {exc}", flush=True)
-                continue
-            if transcript.streamed:
-                print(flush=True)  # end the streamed line
-            else:
-                print("Assistant: ")
-                print(response, flush=True)
+            if user_input.strip():
+                await exchange(user_proxy, user_input, transcript)
     finally:
         subscription.close()
         await user_proxy.aclose()
@@ -119,7 +213,7 @@ async def chat(assistant_id: str | None = None) -> int:
 def main() -> int:
     try:
         return asyncio.run(chat())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         print("\nBye.", file=sys.stderr)
         return 0
     except conversation.SettingsError as exc:

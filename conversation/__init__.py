@@ -22,27 +22,64 @@ from mediator.errors import (
     ExchangeTimeoutError,
     ToolkitError,
 )
+from mediator.events import (
+    ActionRequired,
+    ConversationBound,
+    ExchangeCancelled,
+    ExchangeFailed,
+    MediatorEvent,
+    MessageDelta,
+    MessageRetrieved,
+    MessageSent,
+    Reconciled,
+    RunStarted,
+    RunStatusChecked,
+    StateChanged,
+    ToolExecuted,
+    ToolOutputsSubmitted,
+)
+from mediator.script import State
 from persistence.errors import PersistenceError
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import ConversationBusyError, UserProxy
+from tools.formatting import ToolCallDetail, pretty_json, tool_call_detail, tool_call_line
 
 __all__ = [
     "DEMO_ASSISTANT_ID",
+    "ActionRequired",
     "BackendError",
+    "ConversationBound",
     "ConversationBusyError",
+    "ExchangeCancelled",
     "ExchangeCancelledError",
     "ExchangeError",
+    "ExchangeFailed",
     "ExchangeFailedError",
     "ExchangePolicy",
     "ExchangeTimeoutError",
+    "MediatorEvent",
+    "MessageDelta",
+    "MessageRetrieved",
+    "MessageSent",
     "PersistenceError",
+    "Reconciled",
+    "RunStarted",
+    "RunStatusChecked",
     "Settings",
     "SettingsError",
+    "State",
+    "StateChanged",
+    "ToolCallDetail",
+    "ToolExecuted",
+    "ToolOutputsSubmitted",
     "ToolkitError",
     "UserProxy",
     "load_settings",
     "open_conversation",
+    "pretty_json",
     "resume_conversation",
     "start_conversation",
+    "tool_call_detail",
+    "tool_call_line",
 ]

@@ -6,8 +6,9 @@ event type has a pypubsub topic (`topic`); the seed's four topic names are kept
 (``sentMessage``, ``executedTool``, ``retrievedMessage``, ``error``).
 
 `str(event)` is the one-line, human-readable form the seed showed in its chat and history
-pages (``System: called get_stock_price({"symbol": "AAPL"}) -> {...}``); long payloads are
-shortened and whitespace is folded so that a line stays a line.
+pages (``System: called get_stock_price(symbol=AAPL) → price=190.5, ...``); tool calls take
+the compact form of `tools.formatting`, long payloads are shortened and whitespace is folded
+so that a line stays a line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import ClassVar, Final
 
 from mediator.script import State, Trigger
+from tools.formatting import call_summary, tool_call_line
 from tools.types import ToolCall, ToolResult
 
 __all__ = [
@@ -40,8 +42,6 @@ __all__ = [
 
 TEXT_LIMIT: Final = 120
 """Longest message text `str(event)` shows, in characters."""
-PAYLOAD_LIMIT: Final = 60
-"""Longest tool arguments or output `str(event)` shows, in characters."""
 
 
 def _utcnow() -> datetime:
@@ -146,10 +146,6 @@ class RunStatusChecked(MediatorEvent):
         return f"Assistant: run {self.run_id} is {self.status}"
 
 
-def _call_line(call: ToolCall) -> str:
-    return f"{call.name}({shorten(call.arguments, PAYLOAD_LIMIT)})"
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ActionRequired(MediatorEvent):
     """The assistant asked for these function calls to be executed."""
@@ -162,7 +158,7 @@ class ActionRequired(MediatorEvent):
         object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
 
     def __str__(self) -> str:
-        return "Assistant: requested " + ", ".join(_call_line(c) for c in self.tool_calls)
+        return "Assistant: requested " + ", ".join(call_summary(c) for c in self.tool_calls)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -174,11 +170,7 @@ class ToolExecuted(MediatorEvent):
     result: ToolResult
 
     def __str__(self) -> str:
-        output = shorten(self.result.output, PAYLOAD_LIMIT)
-        line = f"System: called {_call_line(self.call)} -> {output}"
-        if self.result.is_error:
-            line += f" [error: {self.result.error_type or 'unknown'}]"
-        return line
+        return f"System: called {tool_call_line(self.call, self.result)}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

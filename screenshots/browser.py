@@ -44,8 +44,14 @@ SETTING_PREFIXES = (
     "RECORD_",
     "HISTORY_",
 )
-SERVER_START_S = 45.0
-APP_WAIT_MS = 25_000
+# Generous bounds: a busy 2-core machine may take a minute to start a server or finish a
+# run. Waits end as soon as the state they wait for is there, so a fast machine is not slowed.
+SERVER_START_S = 120.0
+APP_WAIT_MS = 90_000
+STOP_S = 10.0
+"""How long a server may take to exit after SIGTERM (then SIGKILL), and after SIGKILL."""
+BROWSER_TEST_TIMEOUT_S = 600
+"""pytest-timeout for one browser test: several `APP_WAIT_MS` waits and a server start."""
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -99,18 +105,30 @@ def streamlit_process(
                 time.sleep(0.1)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `STOP_S`: never waits forever."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        try:
+            process.wait(timeout=STOP_S)
+        except subprocess.TimeoutExpired:  # unkillable (stuck in the kernel): leave it
+            pass
 
 
 def wait_for_app_run(page: Any, timeout_ms: int = APP_WAIT_MS) -> None:
     """Wait until the script run has finished and the page is drawn (Streamlit's e2e wait)."""
     from playwright.sync_api import expect
 
+    # Streamlit's own e2e harness pauses here: an action's rerun may not have flipped the
+    # script state to "running" yet. Callers then wait for the state they need.
     page.wait_for_timeout(210)
     app = "[data-testid='stApp']"
     page.locator(f"{app}[data-test-connection-state='CONNECTED']").wait_for(

@@ -6,8 +6,10 @@ a sequence diagram that no longer matches what a real exchange publishes.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,8 +77,29 @@ def test_state_mermaid_is_up_to_date() -> None:
     assert state.state_mermaid() == committed("state.mmd")
 
 
+@pytest.mark.usefixtures("graphviz_dot")
 def test_state_svg_is_up_to_date() -> None:
     assert_same_svg(render_svg(state.state_graph()), "state.svg")
+
+
+def test_without_graphviz_the_svg_tests_skip_saying_what_to_install(tmp_path: Path) -> None:
+    """A fresh machine has no `dot`: the tests that need it skip cleanly, none fails."""
+    env = {k: v for k, v in os.environ.items() if k != "PATH"}
+    env["PATH"] = str(tmp_path)  # an empty folder: no `dot` to find
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", __file__]
+        + ["-k", "state_svg_is_up_to_date or arch_svg_is_rendered"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 skipped" in result.stdout, result.stdout
+    assert "apt install graphviz" in result.stdout, result.stdout
+    assert "ExecutableNotFound" not in result.stdout
 
 
 def test_every_transition_of_the_script_is_drawn() -> None:
@@ -104,6 +127,7 @@ def test_a_changed_script_changes_the_diagram(monkeypatch: pytest.MonkeyPatch) -
 # -- architecture ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("graphviz_dot")
 def test_arch_svg_is_rendered_from_arch_dot() -> None:
     assert_same_svg(arch_svg(), "arch.svg")
 

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from tests.history_page.conftest import XSS, RecordedHistory
 from tests.pages.conftest import (
     APP_WAIT_MS,
+    BROWSER_TEST_TIMEOUT_S,
     clean_env,
     open_app,
     streamlit_server,
@@ -23,6 +24,7 @@ from tests.pages.conftest import (
 )
 
 APP = "streamlit-history.py"
+pytestmark = pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S)
 GRID = "iframe[title='st_aggrid.AgGrid.agGrid']"
 
 
@@ -108,3 +110,39 @@ def test_html_reply_is_shown_as_text_and_never_runs(
     click_row(page, 2, "MessageRetrieved")
     expect(page.get_by_test_id("stCode").filter(has_text=XSS)).to_be_visible(timeout=APP_WAIT_MS)
     no_injected_images(page)
+
+
+def test_at_1280_px_every_column_shows_and_the_grid_logs_no_deprecation(
+    browser: Any, history_app: str
+) -> None:
+    console: list[str] = []
+    requests: list[str] = []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("console", lambda message: console.append(message.text))
+    page.on("request", lambda request: requests.append(request.url))
+    open_app(page, history_app)
+    frame = grid(page, 0)
+    right = page.locator(GRID).first.bounding_box()
+    headers = frame.locator(".ag-header-cell")
+    expect(headers.filter(has_text="Updated (UTC)")).to_be_visible()
+    for header in headers.all():
+        box = header.bounding_box()
+        assert box["x"] + box["width"] <= right["x"] + right["width"] + 1, header.inner_text()
+    page.close()
+    assert [m for m in console if "deprecated" in m] == []
+    assert [u for u in requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))] == []
+
+
+def test_the_events_grid_shows_every_row_of_its_page(
+    page: Any, recorded_db: RecordedHistory
+) -> None:
+    click_row(page, 0, "Should I buy MSFT?")
+    click_row(page, 1, "completed")
+    events = grid(page, 2)
+    rows = events.locator(".ag-row")
+    expect(rows.first).to_be_visible()
+    count = rows.count()
+    assert count > 12  # more than the old fixed 12-row window
+    # No inner scroll bar: the grid's body is as tall as the rows it holds.
+    scroll = events.locator(".ag-body-viewport").evaluate("e => e.scrollHeight - e.clientHeight")
+    assert scroll <= 1

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from persistence import HistoryStore, make_engine, upgrade_schema
+from persistence import HistoryStore, RunRow, make_engine, upgrade_schema
 from tests.history_page.conftest import (
     FAIL_MESSAGE,
     SCRIPTED_ASSISTANT_ID,
@@ -90,15 +90,21 @@ def dataframe_mode(
     return history_env
 
 
+def runs_of(history: RecordedHistory, *conversation_ids: str) -> list[RunRow]:
+    return [r for c in conversation_ids for r in store(history).list_runs(c).items]
+
+
+def cards_for(runs: list[RunRow]) -> dict[str, str]:
+    seconds = sum(r.duration_s or 0.0 for r in runs)
+    events = sum(r.event_count for r in runs)
+    return {"Runs": str(len(runs)), "Events": str(events), "Run duration": f"{seconds:.3f} s"}
+
+
 def test_page_loads_with_metrics_and_the_conversation_grid(history_env: RecordedHistory) -> None:
     at = started()
     assert at.title[0].value == "Conversation history"
-    assert metrics(at) == {
-        "Conversations": "3",
-        "Runs": "–",
-        "Events": "–",
-        "Run duration": "–",
-    }
+    everything = runs_of(history_env, history_env.tools, history_env.failed, history_env.xss)
+    assert metrics(at) == {"Conversations": "3", **cards_for(everything)}
     assert headings(at) == ["Conversations"]
     assert "1–3 of 3 conversations" in [c.value for c in at.caption]
     grids = at.get("component_instance")
@@ -111,7 +117,10 @@ def test_drill_down_conversation_runs_events_through_session_state(
     history_env: RecordedHistory,
 ) -> None:
     at = select(started(), selected_conversation=history_env.tools)
-    assert metrics(at)["Runs"] == "2"
+    assert metrics(at) == {
+        "Conversations": "3",
+        **cards_for(runs_of(history_env, history_env.tools)),
+    }
     assert headings(at) == ["Conversations", f"Conversation {history_env.tools}"]
     assert texts(at)[::2] == list(TOOL_QUESTIONS)  # the messages, as plain text
     assert len(at.get("component_instance")) == 2  # conversations, runs
@@ -227,8 +236,9 @@ def test_a_filter_keeps_only_matching_conversations(
     else:
         at.sidebar.selectbox(key=widget).select(value).run()
     assert not at.exception
-    assert conversation_ids(at) == [getattr(dataframe_mode, expected)]
-    assert metrics(at)["Conversations"] == "1"
+    only = getattr(dataframe_mode, expected)
+    assert conversation_ids(at) == [only]
+    assert metrics(at) == {"Conversations": "1", **cards_for(runs_of(dataframe_mode, only))}
 
 
 def test_date_filter_and_no_match(dataframe_mode: RecordedHistory) -> None:
@@ -239,7 +249,7 @@ def test_date_filter_and_no_match(dataframe_mode: RecordedHistory) -> None:
     at.sidebar.date_input(key="filter_from").set_value(today + timedelta(days=2)).run()
     assert not at.dataframe
     assert [i.value for i in at.info] == ["No conversation matches these filters."]
-    assert metrics(at)["Conversations"] == "0"
+    assert metrics(at) == {"Conversations": "0", **cards_for([])}
 
 
 def test_text_search_finds_the_message_and_rejects_others(dataframe_mode: RecordedHistory) -> None:

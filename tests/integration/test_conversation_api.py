@@ -123,6 +123,27 @@ def test_public_api_is_pinned() -> None:
             "open_conversation",
             "resume_conversation",
             "start_conversation",
+            # What the apps use, so they need no private module (tests/unit/test_boundaries.py):
+            # the events a conversation publishes, the mediator's states, the tool-call format.
+            "ActionRequired",
+            "ConversationBound",
+            "ExchangeCancelled",
+            "ExchangeFailed",
+            "MediatorEvent",
+            "MessageDelta",
+            "MessageRetrieved",
+            "MessageSent",
+            "Reconciled",
+            "RunStarted",
+            "RunStatusChecked",
+            "State",
+            "StateChanged",
+            "ToolCallDetail",
+            "ToolExecuted",
+            "ToolOutputsSubmitted",
+            "pretty_json",
+            "tool_call_detail",
+            "tool_call_line",
         ]
     )
     for name in conversation.__all__:

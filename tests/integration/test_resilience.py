@@ -12,6 +12,7 @@ nothing and duplicates nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 
@@ -52,7 +53,7 @@ class SlowQuotes:
             """
             self.entered.set()
             self.release.wait(timeout=60)
-            return '{"symbol": "%s", "price": 123.45, "source": "simulated"}' % symbol.upper()
+            return json.dumps({"symbol": symbol.upper(), "price": 123.45, "source": "simulated"})
 
         return ToolRegistry([get_stock_price, buy_or_sell], default_timeout=120.0)
 
@@ -75,9 +76,8 @@ def _chat(
 
 
 async def _wait_until(flag: threading.Event) -> None:
-    async with asyncio.timeout(60):
-        while not flag.is_set():
-            await asyncio.sleep(0.01)
+    """Wait (in a worker thread, with a deadline) until the tool's thread sets `flag`."""
+    assert await asyncio.to_thread(flag.wait, 60), "the tool was never called"
 
 
 @pytest.mark.parametrize("protocol", ["responses", "assistants"])

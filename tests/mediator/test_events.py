@@ -140,8 +140,8 @@ def test_str_of_each_event_is_a_short_human_line() -> None:
         "User: What is AAPL at?",
         "Assistant: started run run_1",
         "Assistant: run run_1 is in_progress",
-        'Assistant: requested get_stock_price({"symbol": "AAPL"})',
-        'System: called get_stock_price({"symbol": "AAPL"}) -> {"for": "call_1"}',
+        "Assistant: requested get_stock_price(symbol=AAPL)",
+        "System: called get_stock_price(symbol=AAPL) → for=call_1",
         "System: submitted 2 tool outputs (get_stock_price, buy_or_sell)",
         "Assistant: AAPL is at 190.50.",
         "Assistant (partial): AAPL is",
@@ -156,8 +156,8 @@ def test_str_truncates_long_payloads_and_marks_tool_errors() -> None:
         call_id="call_1", name="get_stock_price", output=output, is_error=True, error_type="timeout"
     )
     line = str(ToolExecuted(**IDS, state=State.TOOLS_EXECUTED, call=CALLS[0], result=failed))
-    assert line.startswith('System: called get_stock_price({"symbol": "AAPL"}) -> {"error"')
-    assert line.endswith("… [error: timeout]")
+    assert line.startswith("System: called get_stock_price(symbol=AAPL) → failed (timeout): xxx")
+    assert line.endswith("…")
     assert len(line) < 150
     long_text = str(MessageRetrieved(**IDS, state=State.COMPLETED, text="word " * 100))
     assert long_text.endswith("…")

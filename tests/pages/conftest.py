@@ -1,5 +1,8 @@
 """Shared fixtures for the Streamlit pages: a clean environment, a real server, a real browser.
 
+Browser test modules set `pytestmark = pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S)`: their waits
+are bounded by `APP_WAIT_MS` each, not by the suite's 60 s per test.
+
 `streamlit_server(script, env, cwd)` runs `streamlit run` as a subprocess and yields its URL
 once `/_stcore/health` answers; `browser` is Debian's chromium driven by Playwright (tests that
 need it are skipped, with the reason, when /usr/bin/chromium is absent). `wait_for_app_run`
@@ -18,6 +21,7 @@ import pytest
 
 from screenshots.browser import (  # noqa: F401  (re-exported for the page tests)
     APP_WAIT_MS,
+    BROWSER_TEST_TIMEOUT_S,
     CHROMIUM,
     CHROMIUM_ARGS,
     ROOT,
@@ -53,8 +57,10 @@ def browser() -> Iterator[Any]:
     """
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium not installed: apt install chromium")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Every `expect` waits as long as a busy machine may need, not Playwright's 5 s.
+    expect.set_options(timeout=APP_WAIT_MS)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,28 +72,42 @@ def test_chat_round_shows_tool_calls_as_system_messages_then_the_reply(
     assert [m.name for m in at.chat_message] == ["user", "System", "System", "assistant"]
     user, price, advice, assistant = at.chat_message
     assert user.markdown[0].value == "Should I buy MSFT?"
-    assert texts(price)[0].startswith('get_stock_price({"symbol": "MSFT"}) → {')
-    assert texts(advice)[0].startswith('buy_or_sell({"symbol": "MSFT", "price": ')
+    assert texts(price) == [
+        "get_stock_price(symbol=MSFT) → price="
+        + quote["price"]
+        + ", currency=USD, source=simulated…"
+        for quote in [{"price": str(json.loads(price.code[1].value)["price"])}]
+    ]
+    assert texts(advice)[0].startswith("buy_or_sell(symbol=MSFT, price=")
+    assert "recommendation=" in texts(advice)[0]
     assert price.avatar == ":material/build:"
+    # The whole input and output, one click away, as text.
+    details = price.expander[0]
+    assert details.label.startswith("Input and output · ")
+    assert json.loads(details.code[0].value) == {"symbol": "MSFT"}
+    assert json.loads(details.code[1].value)["source"] == "simulated"
     assert "MSFT" in assistant.markdown[0].value
     status = at.status[0]
     assert (status.label, status.state) == ("Completed: 2 tool calls", "complete")
     assert any("-> completed" in line for line in texts(status))
-    steps = at.expander[0]
-    assert steps.label.startswith("Run steps (")
-    assert any("get_stock_price" in line for line in texts(steps))
-    thread_id = at.header[0].value
-    assert thread_id != "New conversation"
-    assert at.session_state.thread_id == thread_id
+    # Each call is shown once: no second listing in the status box or elsewhere.
+    every_text = [t.value for t in at.text]
+    assert [t for t in every_text if "get_stock_price" in t] == texts(price)
+    assert [t for t in every_text if "buy_or_sell" in t] == texts(advice)
+    assert at.header[0].value == "Should I buy MSFT?"
+    thread_id = at.session_state.thread_id
+    assert thread_id
+    assert f"Assistant asst_demo_stock · conversation {thread_id}" in [c.value for c in at.caption]
     assert listener_count() == before
 
 
 def test_conversation_continues_and_is_redrawn_on_rerun(app_env: Path) -> None:
     at = started_app()
     send(at, "What is the price of AAPL?")
-    thread_id = at.header[0].value
+    thread_id = at.session_state.thread_id
     send(at, "and TSLA?")
-    assert at.header[0].value == thread_id
+    assert at.session_state.thread_id == thread_id
+    assert at.header[0].value == "What is the price of AAPL?"  # the first message titles it
     names = [m.name for m in at.chat_message]
     assert names == ["user", "System", "assistant"] * 2
     assert "TSLA" in at.chat_message[-1].markdown[0].value
@@ -101,18 +116,23 @@ def test_conversation_continues_and_is_redrawn_on_rerun(app_env: Path) -> None:
     assert [s.state for s in at.status] == ["complete", "complete"]
 
 
-def test_start_opens_a_new_conversation(app_env: Path) -> None:
+def test_new_conversation_button_opens_a_new_conversation(app_env: Path) -> None:
     at = started_app()
+    button = at.sidebar.button(key="new_conversation")
+    assert button.label == "New conversation"
+    assert "your first message starts a conversation" in button.help
     send(at, "What is the price of AAPL?")
-    first = at.header[0].value
-    at.sidebar.button(key="start").click().run()
+    first = at.session_state.thread_id
+    at.sidebar.button(key="new_conversation").click().run()
     assert not at.exception
-    second = at.header[0].value
+    second = at.session_state.thread_id
     assert second.startswith(first.split("_")[0] + "_")
     assert second != first
     assert len(at.chat_message) == 0
+    assert at.header[0].value == "New conversation"
     send(at, "What is the price of NVDA?")
-    assert at.header[0].value == second
+    assert at.session_state.thread_id == second
+    assert at.header[0].value == "What is the price of NVDA?"
 
 
 def test_live_toggle_lists_every_event_in_the_status(app_env: Path) -> None:
@@ -121,8 +141,9 @@ def test_live_toggle_lists_every_event_in_the_status(app_env: Path) -> None:
     send(at, "What is the price of AAPL?")
     lines = texts(at.status[0])
     assert any(line.startswith("User: What is the price of AAPL?") for line in lines)
-    assert any(line.startswith("Assistant: requested get_stock_price") for line in lines)
     assert any(line.startswith("State: ") for line in lines)
+    assert any(line.startswith("System: submitted 1 tool output") for line in lines)
+    assert not [line for line in lines if "get_stock_price(" in line]  # its System message has it
 
 
 def test_failed_exchange_shows_an_error_and_the_next_prompt_works(
@@ -136,11 +157,11 @@ def test_failed_exchange_shows_an_error_and_the_next_prompt_works(
     assert "could not answer" in at.error[0].value
     assert "scripted model failed" in at.error[0].value
     assert at.status[0].state == "error"
-    thread_id = at.header[0].value
+    thread_id = at.session_state.thread_id
 
     send(at, "are you back?")
     assert at.chat_message[-1].markdown[0].value == "Back up."
-    assert at.header[0].value == thread_id
+    assert at.session_state.thread_id == thread_id
     assert [s.state for s in at.status] == ["error", "complete"]
     assert len(at.error) == 1  # the first error is still shown in the transcript
     assert listener_count() == before
@@ -155,7 +176,7 @@ def test_key_without_assistant_id_explains_what_to_set(
     assert "ASSISTANT_ID" in warning
     assert "python assistant_setup.py --write-env" in warning
     assert at.chat_input(key="prompt").disabled
-    assert at.sidebar.button(key="start").disabled
+    assert at.sidebar.button(key="new_conversation").disabled
 
 
 def test_invalid_setting_is_named_not_raised(

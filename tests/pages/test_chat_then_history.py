@@ -7,16 +7,19 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.pages.conftest import (
     APP_WAIT_MS,
+    BROWSER_TEST_TIMEOUT_S,
     clean_env,
     open_app,
     streamlit_server,
     wait_for_app_run,
 )
 
+pytestmark = pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S)
 GRID = "iframe[title='st_aggrid.AgGrid.agGrid']"
 
 
@@ -31,9 +34,10 @@ def test_history_page_shows_the_conversation_just_held(browser: Any, tmp_path: P
             1, timeout=APP_WAIT_MS
         )
         wait_for_app_run(page)
-        heading = page.locator("main").get_by_test_id("stHeading").first.inner_text()
-        conversation_id = re.search(r"conv_[0-9a-f]+", heading)
-        assert conversation_id, heading
+        caption = page.locator("main").get_by_test_id("stCaptionContainer").first
+        expect(caption).to_contain_text("conversation conv_")
+        conversation_id = re.search(r"conv_[0-9a-f]+", caption.inner_text())
+        assert conversation_id, caption.inner_text()
         page.close()
     with streamlit_server("streamlit-history.py", env, tmp_path) as history_url:
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
