@@ -20,7 +20,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from mediator.errors import ToolkitError
 from persistence.settings import PersistenceSettings
-from tools.settings import QuoteSource, ToolSettings, blank_is_unset
+from tools.settings import QuoteSource, ToolSettings, blank_is_unset, given_values_only
 
 BackendName = Literal["responses", "assistants", "offline"]
 DeliveryName = Literal["stream", "poll"]
@@ -124,7 +124,7 @@ def load_settings(
     values.update({k: v for k, v in source.items() if k in _FIELDS_BY_ENV})
     relevant = {k: v for k, v in values.items() if k in _FIELDS_BY_ENV}
     try:
-        # model_validate, not Settings(): these values are already the merged sources.
-        return Settings.model_validate(relevant)
+        with given_values_only():  # these values are already the merged sources
+            return Settings.model_validate(relevant)
     except ValidationError as exc:
         raise SettingsError(f"invalid configuration: {_describe(exc)}") from None

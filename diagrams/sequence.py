@@ -52,7 +52,8 @@ PARTICIPANTS: tuple[tuple[str, str], ...] = (
     ("API", "Assistant API (emulator)"),
 )
 POLL_LABEL = "poll until the run needs action or ends"
-_ID = re.compile(r"\b(thread|conv|run|exch|resp|call|fc|msg|step)_[0-9A-Za-z]+\b")
+# Remote ids by their prefix, and the mediator's exchange ids (32 hex digits, no prefix).
+_ID = re.compile(r"\b(?:(thread|conv|run|exch|resp|call|fc|msg|step)_[0-9A-Za-z]+|[0-9a-f]{32})\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ class _Ids:
 
     def __call__(self, text: str) -> str:
         def placeholder(match: re.Match[str]) -> str:
-            kind = match.group(1)
+            kind = match.group(1) or "exch"
             if match.group(0) not in self.seen:
                 count = sum(1 for v in self.seen.values() if v.startswith(f"{kind}_"))
                 self.seen[match.group(0)] = f"{kind}_{count + 1}"

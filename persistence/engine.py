@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from persistence.settings import PersistenceSettings
+from tools.settings import given_values_only
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -56,9 +57,10 @@ def database_url(environ: Mapping[str, str] | None = None) -> str:
         if environ is None:
             url = PersistenceSettings().database_url
         else:
-            url = PersistenceSettings.model_validate(
-                {"DATABASE_URL": environ.get("DATABASE_URL")}
-            ).database_url
+            with given_values_only():
+                url = PersistenceSettings.model_validate(
+                    {"DATABASE_URL": environ.get("DATABASE_URL")}
+                ).database_url
     except ValidationError as exc:
         problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
         raise ValueError(f"DATABASE_URL: {problem}") from None

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from tools.settings import SECTION_CONFIG, blank_is_unset
+from tools.settings import SettingsSection, blank_is_unset
 
 __all__ = ["SUPPORTED_BACKENDS", "PersistenceSettings", "check_database_url"]
 
@@ -49,10 +48,8 @@ def check_database_url(url: str) -> str:
     return url
 
 
-class PersistenceSettings(BaseSettings):
+class PersistenceSettings(SettingsSection):
     """``DATABASE_URL`` and ``RECORD_EVENTS``."""
-
-    model_config = SECTION_CONFIG
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     record_events: bool = Field(default=True, alias="RECORD_EVENTS")

@@ -7,12 +7,26 @@ sections for the apps. Read when asked for, never at import time.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-__all__ = ["QUOTE_SOURCES", "QuoteSource", "ToolSettings", "blank_is_unset"]
+__all__ = [
+    "QUOTE_SOURCES",
+    "QuoteSource",
+    "SettingsSection",
+    "ToolSettings",
+    "blank_is_unset",
+    "given_values_only",
+]
 
 QuoteSource = Literal["yahoo", "simulated"]
 QUOTE_SOURCES: tuple[QuoteSource, ...] = ("yahoo", "simulated")
@@ -30,10 +44,41 @@ def blank_is_unset(value: object) -> object:
     return value
 
 
-class ToolSettings(BaseSettings):
-    """``QUOTE_SOURCE`` and ``TOOL_TIMEOUT_S``."""
+_GIVEN_ONLY: ContextVar[bool] = ContextVar("settings_given_only", default=False)
+
+
+@contextlib.contextmanager
+def given_values_only() -> Iterator[None]:
+    """Within the block, settings classes validate only the values passed to them: no
+    environment, no `.env` (for callers that merged their own sources, and for tests)."""
+    token = _GIVEN_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _GIVEN_ONLY.reset(token)
+
+
+class SettingsSection(BaseSettings):
+    """A package's section of the settings (the environment, then `.env`)."""
 
     model_config = SECTION_CONFIG
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if _GIVEN_ONLY.get():
+            return (init_settings,)
+        return (init_settings, env_settings, dotenv_settings, file_secret_settings)
+
+
+class ToolSettings(SettingsSection):
+    """``QUOTE_SOURCE`` and ``TOOL_TIMEOUT_S``."""
 
     #: None lets the caller decide: the offline demo uses simulated quotes, otherwise Yahoo.
     quote_source: QuoteSource | None = Field(default=None, alias="QUOTE_SOURCE")
