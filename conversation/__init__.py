@@ -12,7 +12,12 @@ print(await user_proxy.get_assistant_message())
 
 from __future__ import annotations
 
-from conversation.api import open_conversation, resume_conversation, start_conversation
+from conversation.api import (
+    open_conversation,
+    resume_conversation,
+    start_conversation,
+    unfinished_conversations,
+)
 from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.settings import Settings, SettingsError, load_settings
 from mediator.errors import (
@@ -82,4 +87,5 @@ __all__ = [
     "start_conversation",
     "tool_call_detail",
     "tool_call_line",
+    "unfinished_conversations",
 ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from conversation.journaling import journal_for
 from conversation.settings import Settings, load_settings
 from conversation.wiring import resolve_assistant_id, wire
+from mediator.journal import JournalExchange
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import UserProxy
 from tools import ToolRegistry
@@ -37,7 +39,7 @@ def start_conversation(
 
 
 def resume_conversation(
-    thread_id: str,
+    conversation_id: str,
     assistant_id: str | None = None,
     *,
     settings: Settings | None = None,
@@ -45,18 +47,39 @@ def resume_conversation(
     mediator_type: str | None = None,
     policy: ExchangePolicy | None = None,
 ) -> UserProxy:
-    """Continue an existing remote thread (conversation) with the next message."""
-    if not thread_id or not isinstance(thread_id, str):
-        raise ValueError("thread_id must be a non-empty string")
+    """Continue conversation `conversation_id` (its remote thread), in this or another process.
+
+    If its last exchange never ended (the process running it died), `user.interrupted` says
+    so and the first `await user.get_assistant_message()` finishes it: the run is found on the
+    server and adopted, tool calls already executed are not executed again, and the reply comes
+    back. Otherwise send the next message as usual. The assistant defaults to the one the
+    conversation used.
+    """
+    if not conversation_id or not isinstance(conversation_id, str):
+        raise ValueError("conversation_id must be a non-empty string")
     settings = settings or load_settings()
-    return wire(
-        resolve_assistant_id(assistant_id, settings),
+    journal = journal_for(settings)
+    last = journal.last_exchange(conversation_id)
+    chosen = assistant_id or (last.assistant_id if last is not None else None)
+    user = wire(
+        resolve_assistant_id(chosen, settings),
         settings,
         registry=registry,
         mediator_type=mediator_type,
         policy=policy,
-        thread_id=thread_id,
+        thread_id=conversation_id,
+        journal=journal,
     )
+    if last is not None and last.ended is None:
+        user.resume_interrupted(last)
+    return user
+
+
+def unfinished_conversations(
+    *, settings: Settings | None = None, limit: int = 50
+) -> list[JournalExchange]:
+    """Conversations whose last exchange never ended, newest last: `resume_conversation` them."""
+    return (journal_for(settings or load_settings())).unfinished(limit)
 
 
 @asynccontextmanager

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from conversation.catalog import default_catalog, demo_catalog
 from conversation.demo import DEMO_ASSISTANT_ID
+from conversation.journaling import journal_for
 from conversation.offline import OFFLINE_API_KEY, embedded_emulator
 from conversation.recording import recorder_for
 from conversation.settings import Settings, SettingsError
 from mediator import create_mediator
+from mediator.journal import Journal
 from persistence import DEFAULT_DATABASE_URL
 from proxies.assistant_proxy import AssistantProxy
 from proxies.backends.base import AssistantCatalog, Backend
@@ -55,6 +57,7 @@ def wire(
     thread_id: str | None = None,
     backend: Backend | None = None,
     delivery: str | None = None,
+    journal: Journal | None = None,
 ) -> UserProxy:
     """Build one conversation: its Mediator, User Proxy and Assistant Proxy."""
     policy = policy or ExchangePolicy(
@@ -64,8 +67,12 @@ def wire(
     stream = (delivery or settings.delivery) == "stream"
     # The recorder (one per process) listens before the first event is published.
     recorder_for(settings)
+    journal = journal if journal is not None else journal_for(settings)
     user = UserProxy(
-        mediator, registry or demo_registry(quote_source=settings.quotes), policy=policy
+        mediator,
+        registry or demo_registry(quote_source=settings.quotes),
+        policy=policy,
+        journal=journal,
     )
     assistant = AssistantProxy(
         backend or make_backend(settings),
@@ -74,6 +81,7 @@ def wire(
         policy=policy,
         thread_id=thread_id,
         stream=stream,
+        journal=journal,
     )
     mediator.attach(user, assistant)
     return user

@@ -64,6 +64,9 @@ class _Keep(Enum):
 
 _KEEP: Final = _Keep.RUN_ID
 
+RESUMED_SEQ: Final = 1_000_000
+"""Where a resumed exchange's events are numbered from: after the earlier process's."""
+
 
 def _pair(
     calls: Sequence[ToolCall], results: Sequence[ToolResult]
@@ -263,6 +266,23 @@ class Mediator(ABC):
         )
         assistant.start_exchange(exchange_id, text)
         return exchange_id
+
+    def resume_exchange(self, exchange_id: str, text: str) -> None:
+        """Finish exchange `exchange_id`, which an earlier process began with `text` and never
+        ended: -> ready (the `set_user_message` row of the script), then
+        `assistant.resume_exchange`. No `MessageSent`: the message was sent, and recorded, then.
+        """
+        assistant = self._require_assistant()
+        self._refuse_reentry("resume_exchange")
+        previous = (self._exchange_id, self._seq)
+        # Numbered after anything the earlier process can have published for this exchange.
+        self._exchange_id, self._seq = exchange_id, RESUMED_SEQ
+        try:
+            self._fire(Trigger.SET_USER_MESSAGE, run_id=None)
+        except BaseException:
+            self._exchange_id, self._seq = previous
+            raise
+        assistant.resume_exchange(exchange_id, text)
 
     def started(self, run_id: str) -> None:
         """The run exists remotely: -> started, `RunStarted`; `run_id` is set from here on."""

@@ -49,6 +49,11 @@ class AssistantSide(Protocol):
         """
         ...
 
+    def resume_exchange(self, exchange_id: str, text: str) -> None:
+        """Like `start_exchange`, for an exchange an earlier process began and never ended:
+        what exists remotely is found and adopted, nothing is sent twice."""
+        ...
+
     async def open_conversation(self) -> str:
         """Create (or confirm) the remote conversation and return its id."""
         ...

@@ -14,7 +14,13 @@ SQLAlchemy and Alembic are imported only inside this package. Nothing runs at im
 from __future__ import annotations
 
 from persistence.assistants import AssistantStore
-from persistence.engine import DEFAULT_DATABASE_URL, database_url, display_url, make_engine
+from persistence.engine import (
+    DEFAULT_DATABASE_URL,
+    database_url,
+    display_url,
+    make_engine,
+    shared_engine,
+)
 from persistence.errors import (
     DatabaseUnavailableError,
     HistoryQueryError,
@@ -45,6 +51,7 @@ from persistence.history_rows import (
     ToolSpan,
 )
 from persistence.history_store import HistoryStore
+from persistence.journal import DatabaseJournal
 from persistence.process import install_signal_handlers, start_recording
 from persistence.recorder import Recorder, RecorderStats
 from persistence.records import AssistantRecord
@@ -58,6 +65,7 @@ __all__ = [
     "AssistantRow",
     "AssistantStore",
     "ConversationRow",
+    "DatabaseJournal",
     "DatabaseUnavailableError",
     "HistoryQueryError",
     "HistoryStore",
@@ -89,6 +97,7 @@ __all__ = [
     "list_runs",
     "make_engine",
     "run_timeline",
+    "shared_engine",
     "start_recording",
     "upgrade_schema",
 ]

@@ -226,3 +226,26 @@ class ToolCallRow(Base):
     requested_at: Mapped[datetime | None]
     executed_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime | None]
+
+
+class JournalEntry(Base):
+    """One fact of the exchange journal (`proxies.journal`), appended, never changed.
+
+    `kind` is ``exchange`` (text: the user's message, detail: the assistant id),
+    ``call_started`` (call id, name, text: the arguments), ``call_finished`` (call id, text:
+    the output, is_error, detail: the error type) or ``ended`` (detail: the outcome, text: the
+    reply). No foreign keys: the journal is written before the events that make those rows.
+    """
+
+    __tablename__ = "journal"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    exchange_id: Mapped[str] = mapped_column(String(64), index=True)
+    conversation_id: Mapped[str] = mapped_column(ID, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    call_id: Mapped[str | None] = mapped_column(ID)
+    name: Mapped[str | None] = mapped_column(String(256))
+    text: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(String(128))
+    is_error: Mapped[bool | None] = mapped_column(Boolean)
+    at: Mapped[datetime]

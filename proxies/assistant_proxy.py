@@ -30,6 +30,7 @@ from mediator.errors import (
     ExchangeFailedError,
     ExchangeTimeoutError,
 )
+from mediator.journal import Journal, MemoryJournal
 from proxies.backends.base import (
     Backend,
     RunSnapshot,
@@ -89,6 +90,7 @@ class AssistantProxy:
         policy: ExchangePolicy | None = None,
         thread_id: str | None = None,
         stream: bool = False,
+        journal: Journal | None = None,
     ) -> None:
         if not assistant_id or not isinstance(assistant_id, str):
             raise ValueError("assistant_id must be a non-empty string")
@@ -97,6 +99,7 @@ class AssistantProxy:
         self._mediator = mediator
         self._policy = policy or ExchangePolicy()
         self._thread_id = thread_id
+        self._journal: Journal = journal if journal is not None else MemoryJournal()
         self._announced = False
         if thread_id is not None:
             mediator.bind_conversation(thread_id)
@@ -141,6 +144,16 @@ class AssistantProxy:
             self._exchange(exchange_id, text), name=f"assistant-mediator exchange {exchange_id}"
         )
 
+    def resume_exchange(self, exchange_id: str, text: str) -> None:
+        """Finish an exchange an earlier process began: find what exists, adopt it."""
+        if self.busy:
+            raise RuntimeError("an exchange is already running on this conversation")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(
+            self._exchange(exchange_id, text, resuming=True),
+            name=f"assistant-mediator resumed exchange {exchange_id}",
+        )
+
     async def open_conversation(self) -> str:
         return await self.ensure_thread()
 
@@ -183,13 +196,13 @@ class AssistantProxy:
 
     # -- the exchange --------------------------------------------------------------------
 
-    async def _exchange(self, exchange_id: str, text: str) -> None:
+    async def _exchange(self, exchange_id: str, text: str, *, resuming: bool = False) -> None:
         self._run_id = None
         self._exchange_id = exchange_id
         self._last_status = None
         try:
             async with asyncio.timeout(self._policy.deadline_s):
-                await self._run_exchange(exchange_id, text)
+                await self._run_exchange(exchange_id, text, resuming=resuming)
         except TimeoutError:
             await self._end_failed(
                 ExchangeTimeoutError(
@@ -199,6 +212,7 @@ class AssistantProxy:
             )
         except asyncio.CancelledError:
             await self._settle()
+            await self._journal_ended("cancelled", None)
             self._mediator.cancelled(
                 ExchangeCancelledError("the exchange was cancelled", run_id=self._run_id)
             )
@@ -212,6 +226,7 @@ class AssistantProxy:
                 )
             )
         except ExchangeCancelledError as exc:  # cancelled on the remote side
+            await self._journal_ended("cancelled", None)
             self._mediator.cancelled(exc)
         except ExchangeError as exc:
             await self._end_failed(exc)
@@ -225,14 +240,32 @@ class AssistantProxy:
 
     async def _end_failed(self, error: ExchangeError) -> None:
         await self._settle()
+        await self._journal_ended("failed", None)
         self._mediator.failed(error)
 
-    async def _run_exchange(self, exchange_id: str, text: str) -> None:
+    async def _journal_ended(self, outcome: str, reply: str | None) -> None:
+        """The exchange is over (not merely interrupted): nothing left to resume."""
+        if self._exchange_id is None:
+            return
+        try:
+            await asyncio.to_thread(self._journal.exchange_ended, self._exchange_id, outcome, reply)
+        except Exception:  # the journal's database is away: resuming would find it unended
+            logger.warning("could not journal the end of exchange %s", self._exchange_id)
+
+    async def _run_exchange(self, exchange_id: str, text: str, *, resuming: bool) -> None:
         thread_id = await self.ensure_thread()
-        await self._settle_earlier(thread_id)
         self._results = {}
         self._streamed_text = False
-        snapshot = await self._begin(thread_id, exchange_id, text)
+        if resuming:
+            snapshot = await self._resume(thread_id, exchange_id, text)
+        else:
+            await self._settle_earlier(thread_id)
+            # Durable before anything is sent: a process that dies from here on leaves an
+            # exchange that `resume_conversation` can finish.
+            await asyncio.to_thread(
+                self._journal.exchange_started, thread_id, exchange_id, self._assistant_id, text
+            )
+            snapshot = await self._begin(thread_id, exchange_id, text)
         delay: float | None = None
         while True:
             self._last_status = snapshot.status
@@ -257,6 +290,17 @@ class AssistantProxy:
             if snapshot.status.is_active:
                 self._mediator.heartbeat(snapshot.status.value)
 
+    async def _resume(self, thread_id: str, exchange_id: str, text: str) -> RunSnapshot:
+        """The run an earlier process left for this exchange, adopted; or a new one."""
+        await self._backend.prepare_resume(thread_id, self._assistant_id, exchange_id, text)
+        found = await self._backend.find_run(thread_id, exchange_id)
+        what = "nothing: starting it" if found is None else f"{found.status.value}: adopted"
+        self._mediator.reconciled("resume", "the process running it stopped", what)
+        if found is None:
+            return await self._begin(thread_id, exchange_id, text, recovering=True)
+        self._run_started(found)
+        return await self._continue(thread_id, found)
+
     def _run_started(self, snapshot: RunSnapshot) -> bool:
         """Fire `started` for the exchange's run, once; True (the snapshot is accounted for)."""
         if self._run_id is None:
@@ -266,10 +310,11 @@ class AssistantProxy:
 
     # -- starting, and submitting tool outputs: look before you leap ---------------------
 
-    async def _begin(self, thread_id: str, exchange_id: str, text: str) -> RunSnapshot:
+    async def _begin(
+        self, thread_id: str, exchange_id: str, text: str, *, recovering: bool = False
+    ) -> RunSnapshot:
         """Start the run: adopt what an ambiguous attempt created, else try again."""
         pause = RetryPause(self._policy)
-        recovering = False
         while True:
             try:
                 if self._streaming:
@@ -483,6 +528,7 @@ class AssistantProxy:
             # Polling sees the reply whole: deliver it as one delta, so that listeners
             # rendering deltas work the same whether the backend streamed or not.
             self._mediator.message_delta(reply)
+        await self._journal_ended("completed", reply)
         self._mediator.assistant_message_retrieved(reply)
 
     @staticmethod

@@ -8,12 +8,14 @@ through a future the Mediator resolves; nothing here polls.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from mediator.bus import Subscription, subscribe
 from mediator.errors import ExchangeError, ExchangeTimeoutError, ToolkitError
 from mediator.events import ALL_TOPICS, MediatorEvent
+from mediator.journal import Journal, JournalExchange, MemoryJournal
 from proxies.backends.base import RunStepInfo
 from proxies.policy import ExchangePolicy
 from tools.registry import ToolRegistry
@@ -36,11 +38,15 @@ class UserProxy:
         registry: ToolRegistry,
         *,
         policy: ExchangePolicy | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self._mediator = mediator
         self._registry = registry
         self._policy = policy or ExchangePolicy()
+        self._journal: Journal = journal if journal is not None else MemoryJournal()
         self._reply: asyncio.Future[str] | None = None
+        # An exchange a previous process began and never finished (see `resume`).
+        self._interrupted: JournalExchange | None = None
 
     # -- public API ----------------------------------------------------------------------
 
@@ -84,6 +90,10 @@ class UserProxy:
             raise ConversationBusyError(
                 "the previous message is still being answered; await get_assistant_message() first"
             )
+        if self._interrupted is not None:
+            raise ConversationBusyError(
+                "an interrupted exchange must be finished first: await get_assistant_message()"
+            )
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -94,12 +104,29 @@ class UserProxy:
         self._reply = loop.create_future()
         self._mediator.set_user_message(text)
 
+    @property
+    def interrupted(self) -> JournalExchange | None:
+        """An exchange of this conversation that an earlier process began and never finished
+        (set by `conversation.resume_conversation`); `get_assistant_message()` finishes it."""
+        return self._interrupted
+
+    def resume_interrupted(self, exchange: JournalExchange) -> None:
+        """Make `exchange` the one `get_assistant_message()` finishes (before any new one)."""
+        self._interrupted = exchange
+
     async def get_assistant_message(self) -> str:
         """The reply to the last message; raises an `ExchangeError` when the exchange failed.
+
+        After `conversation.resume_conversation`, the first call finishes the exchange the
+        earlier process left (see `interrupted`), without sending anything twice.
 
         Never waits forever: the exchange has a deadline, and this wait has its own backstop a
         little beyond it in case the exchange itself is stuck.
         """
+        if self._reply is None and self._interrupted is not None:
+            interrupted, self._interrupted = self._interrupted, None
+            self._reply = asyncio.get_running_loop().create_future()
+            self._mediator.resume_exchange(interrupted.exchange_id, interrupted.text)
         reply = self._reply
         if reply is None:
             raise RuntimeError("no message was sent: call send_user_message() first")
@@ -148,7 +175,43 @@ class UserProxy:
     # -- UserSide ------------------------------------------------------------------------
 
     async def execute_tools(self, calls: Sequence[ToolCall]) -> Sequence[ToolResult]:
-        return await self._registry.execute_all(calls, timeout=self._policy.tool_timeout_s)
+        """Run each call exactly once per call id, whatever process asks (the journal says).
+
+        A call with a recorded output is not run again: that output is returned. A call that
+        started with no recorded outcome (the process died inside it) is run again only if
+        its tool is idempotent; otherwise its result says the outcome is unknown. Every other
+        call is journaled as started *before* it runs, and its output as soon as it returns.
+        """
+        exchange_id = self._mediator.exchange_id
+        if exchange_id is None:
+            return await self._registry.execute_all(calls, timeout=self._policy.tool_timeout_s)
+        known = await asyncio.to_thread(self._journal.exchange, exchange_id)
+        settled: dict[str, ToolResult] = {}
+        decided: list[ToolResult] = []  # outcomes decided now, to be journaled
+        to_run: list[ToolCall] = []
+        for call in calls:
+            record = known.call(call.id) if known is not None else None
+            if record is not None and record.output is not None:
+                settled[call.id] = ToolResult(
+                    call.id,
+                    call.name,
+                    record.output,
+                    is_error=record.is_error,
+                    error_type=record.error_type,
+                )
+            elif record is not None and not self._registry.is_idempotent(call.name):
+                settled[call.id] = _outcome_unknown(call)
+                decided.append(settled[call.id])
+            else:
+                to_run.append(call)
+        if to_run:
+            await asyncio.to_thread(self._journal.calls_started, exchange_id, to_run)
+            ran = await self._registry.execute_all(to_run, timeout=self._policy.tool_timeout_s)
+            settled.update((result.call_id, result) for result in ran)
+            decided.extend(ran)
+        if decided:
+            await asyncio.to_thread(self._journal.calls_finished, exchange_id, decided)
+        return [settled[call.id] for call in calls]
 
     def deliver_reply(self, text: str) -> None:
         if self._reply is not None and not self._reply.done():
@@ -157,3 +220,20 @@ class UserProxy:
     def deliver_error(self, error: ExchangeError) -> None:
         if self._reply is not None and not self._reply.done():
             self._reply.set_exception(error)
+
+
+OUTCOME_UNKNOWN = (
+    "The outcome of this call is unknown: the process running it stopped before it finished, "
+    "and the tool is not declared idempotent, so it was not run again. Check with the user "
+    "before trying it again."
+)
+
+
+def _outcome_unknown(call: ToolCall) -> ToolResult:
+    return ToolResult(
+        call.id,
+        call.name,
+        json.dumps({"error": {"type": "outcome_unknown", "message": OUTCOME_UNKNOWN}}),
+        is_error=True,
+        error_type="outcome_unknown",
+    )

@@ -9,6 +9,7 @@ This package is a leaf: it imports nothing from the rest of the toolkit, and not
 
 from __future__ import annotations
 
+from tools.context import current_call, idempotency_key
 from tools.errors import QuoteUnavailableError, ToolDefinitionError, ToolError, ToolErrorType
 from tools.registry import ToolRegistry
 from tools.stocks import buy_or_sell, demo_registry, get_stock_price, quote_source
@@ -26,7 +27,9 @@ __all__ = [
     "ToolResult",
     "buy_or_sell",
     "demo_registry",
+    "current_call",
     "function_tool",
+    "idempotency_key",
     "get_stock_price",
     "quote_source",
 ]

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import pydantic
 import pydantic_core
 
+from tools.context import CURRENT_CALL
 from tools.errors import ToolError, ToolErrorType
 from tools.tool import FunctionTool
 from tools.types import ToolCall, ToolResult
@@ -173,8 +174,17 @@ class ToolRegistry:
         args, kwargs = _bind_arguments(tool, call.arguments)
         if limit_s is None:
             limit_s = tool.timeout if tool.timeout is not None else self._default_timeout
-        value = await _invoke(tool, args, kwargs, limit_s)
+        token = CURRENT_CALL.set(call)  # copied into the worker thread by asyncio.to_thread
+        try:
+            value = await _invoke(tool, args, kwargs, limit_s)
+        finally:
+            CURRENT_CALL.reset(token)
         return _to_output(tool.name, value)
+
+    def is_idempotent(self, name: str) -> bool:
+        """True when the tool called `name` is declared idempotent (unknown tools are not)."""
+        tool = self._tools.get(name)
+        return tool is not None and tool.idempotent
 
 
 def _bind_arguments(tool: FunctionTool[..., Any], text: str) -> tuple[list[Any], dict[str, Any]]:
@@ -234,6 +244,9 @@ async def _invoke(
         raise _CallFailed("exception", f"Tool {tool.name!r} failed: {exc}") from exc
     except Exception as exc:
         raise _CallFailed("exception", _exception_message(tool.name, exc)) from exc
+    except (SystemExit, KeyboardInterrupt) as exc:
+        # A tool must not end the process that runs the conversation: a tool error like any.
+        raise _CallFailed("exception", _exception_message(tool.name, exc)) from None
 
 
 def _to_output(tool_name: str, value: Any) -> str:

@@ -42,6 +42,7 @@ class FunctionTool(Generic[P, R]):
         name: str | None = None,
         description: str | None = None,
         timeout: float | None = None,
+        idempotent: bool = False,
     ) -> None:
         tool_name = name if name is not None else getattr(func, "__name__", "")
         if not _TOOL_NAME.match(tool_name):
@@ -56,6 +57,7 @@ class FunctionTool(Generic[P, R]):
         self._name = tool_name
         self._description = description if description is not None else doc.summary
         self._timeout = timeout
+        self._idempotent = idempotent
         self._is_async = inspect.iscoroutinefunction(func)
         self._arguments = ArgumentsSpec.from_function(func, tool_name, doc.params)
         self._parameters = json_schema(self._arguments.model)
@@ -79,6 +81,12 @@ class FunctionTool(Generic[P, R]):
     def timeout(self) -> float | None:
         """The tool's own time limit in seconds, or None to use the registry's default."""
         return self._timeout
+
+    @property
+    def idempotent(self) -> bool:
+        """True when running the same call twice has the effect of running it once: after a
+        crash inside it, the call is run again instead of reported as of unknown outcome."""
+        return self._idempotent
 
     @property
     def is_async(self) -> bool:
@@ -133,7 +141,11 @@ def function_tool(func: Callable[P, R], /) -> FunctionTool[P, R]: ...
 
 @overload
 def function_tool(
-    *, name: str | None = None, description: str | None = None, timeout: float | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[P, R]], FunctionTool[P, R]]: ...
 
 
@@ -144,6 +156,7 @@ def function_tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    idempotent: bool = False,
 ) -> FunctionTool[P, R] | Callable[[Callable[P, R]], FunctionTool[P, R]]:
     """Turn a function into a `FunctionTool`; use bare (``@function_tool``) or with options.
 
@@ -152,10 +165,14 @@ def function_tool(
         name: The tool name; defaults to the function's name.
         description: The tool description; defaults to the docstring's first paragraph.
         timeout: Seconds the tool may run; None leaves it to the registry.
+        idempotent: Running a call twice is harmless (a lookup, a keyed request): after a
+            crash inside the tool, the call is run again rather than reported as unknown.
     """
 
     def decorate(f: Callable[P, R]) -> FunctionTool[P, R]:
-        return FunctionTool(f, name=name, description=description, timeout=timeout)
+        return FunctionTool(
+            f, name=name, description=description, timeout=timeout, idempotent=idempotent
+        )
 
     if func is not None:
         return decorate(func)

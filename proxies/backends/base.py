@@ -204,6 +204,14 @@ class Backend(ABC):
 
     # -- recovering from ambiguous failures (DESIGN.md section 9) ------------------------------
 
+    async def prepare_resume(
+        self, thread_id: str, assistant_id: str, exchange_id: str, text: str
+    ) -> None:
+        """Get ready to `find_run` an exchange that another process began (with `text`).
+
+        Protocols whose runs can be looked up remotely need nothing (the default)."""
+        return None
+
     async def find_run(
         self, thread_id: str, exchange_id: str, *, submitted: Sequence[str] = ()
     ) -> RunSnapshot | None:

@@ -292,13 +292,20 @@ class ResponsesBackend(Backend):
     async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
         return list(self._exchange(run_id).steps)
 
+    async def prepare_resume(
+        self, thread_id: str, assistant_id: str, exchange_id: str, text: str
+    ) -> None:
+        exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
+        exchange.fresh = True  # what the earlier process's requests did is unknown here
+
     async def find_run(
         self, thread_id: str, exchange_id: str, *, submitted: Sequence[str] = ()
     ) -> RunSnapshot | None:
         exchange = self._exchanges.get(exchange_id)
         if exchange is None:
             return None
-        if not exchange.fresh and exchange.response_id:
+        known = exchange.response_id and not exchange.response_id.startswith("recovered_")
+        if not exchange.fresh and known:
             return await self.get_run(thread_id, exchange_id)  # the attempt's response is known
         return await self._finished_attempt(exchange, submitted)
 

@@ -80,8 +80,8 @@ async def test_resume_conversation_continues_the_thread() -> None:
     assert "META" in reply
 
 
-def test_resume_needs_a_thread_id() -> None:
-    with pytest.raises(ValueError, match="thread_id"):
+def test_resume_needs_a_conversation_id() -> None:
+    with pytest.raises(ValueError, match="conversation_id"):
         conversation.resume_conversation("", settings=_settings())
 
 
@@ -144,6 +144,7 @@ def test_public_api_is_pinned() -> None:
             "pretty_json",
             "tool_call_detail",
             "tool_call_line",
+            "unfinished_conversations",
         ]
     )
     for name in conversation.__all__:

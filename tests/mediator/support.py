@@ -70,6 +70,9 @@ class FakeAssistant:
     def start_exchange(self, exchange_id: str, text: str) -> None:
         self.calls.append(("start_exchange", text))
 
+    def resume_exchange(self, exchange_id: str, text: str) -> None:
+        self.calls.append(("resume_exchange", text))
+
     async def open_conversation(self) -> str:
         self.calls.append(("open_conversation", None))
         return "thread_fake"

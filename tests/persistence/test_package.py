@@ -20,7 +20,8 @@ def test_exported_names_are_pinned() -> None:
         [
             "DEFAULT_DATABASE_URL", "MAX_LIMIT", "AssistantRecord", "AssistantRow",
             "AssistantStore",
-            "ConversationRow", "DatabaseUnavailableError", "HistoryQueryError", "HistoryStore",
+            "ConversationRow", "DatabaseJournal", "DatabaseUnavailableError", "HistoryQueryError",
+            "HistoryStore", "shared_engine",
             "MessageRow", "Page", "PersistenceError", "Recorder", "RecorderStats", "RunEventRow",
             "RunNotFoundError", "RunRow", "SchemaChange", "SchemaError", "SchemaNotReadyError",
             "StateSpan", "Timeline", "ToolSpan", "check_schema", "count_conversations",

@@ -24,9 +24,11 @@ def test_public_api_is_pinned() -> None:
         "ToolRegistry",
         "ToolResult",
         "buy_or_sell",
+        "current_call",
         "demo_registry",
         "function_tool",
         "get_stock_price",
+        "idempotency_key",
         "quote_source",
     ]
     for name in tools.__all__:

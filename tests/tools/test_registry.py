@@ -428,3 +428,45 @@ async def test_duration_is_measured() -> None:
     started = time.perf_counter()
     result = await ToolRegistry([pause]).execute(ToolCall("c1", "pause", "{}"))
     assert 0.05 <= result.duration_s <= time.perf_counter() - started
+
+
+@pytest.mark.parametrize("raised", [SystemExit(3), KeyboardInterrupt()])
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_tool_raising_systemexit_or_keyboardinterrupt_is_a_tool_error(
+    raised: BaseException, kind: str
+) -> None:
+    from tools import ToolCall, ToolRegistry, function_tool
+
+    def leave() -> str:
+        """Leave."""
+        raise raised
+
+    async def leave_async() -> str:
+        """Leave."""
+        raise raised
+
+    tool = function_tool(name="leave")(leave if kind == "sync" else leave_async)
+    result = await ToolRegistry([tool]).execute(ToolCall("call_1", "leave", "{}"))
+    assert result.is_error
+    assert type(raised).__name__ in result.output
+
+
+async def test_a_tool_gets_a_stable_idempotency_key_for_its_call() -> None:
+    from tools import ToolCall, ToolRegistry, function_tool, idempotency_key
+
+    seen: list[str] = []
+
+    @function_tool(idempotent=True)
+    def order() -> str:
+        """Place an order."""
+        seen.append(idempotency_key())
+        return "ok"
+
+    registry = ToolRegistry([order])
+    assert registry.is_idempotent("order")
+    for _ in range(2):
+        await registry.execute(ToolCall("call_same", "order", "{}"))
+    await registry.execute(ToolCall("call_other", "order", "{}"))
+    assert seen[0] == seen[1] != seen[2]
+    with pytest.raises(RuntimeError, match="only available inside a tool call"):
+        idempotency_key()
