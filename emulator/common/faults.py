@@ -312,7 +312,10 @@ def _reset(scope: Scope) -> None:
         raise StreamCut("the emulator resets this connection")
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass  # the client is gone already (a killed process): nothing left to reset
     transport.abort()
 
 
