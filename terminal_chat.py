@@ -3,6 +3,12 @@
     python terminal_chat.py                      # offline demo, no key needed
     printf 'What is the price of AAPL?\\nexit\\n' | python terminal_chat.py
     DELIVERY=poll ASSISTANT_BACKEND=assistants python terminal_chat.py
+    python terminal_chat.py --list               # conversations with an interrupted exchange
+    python terminal_chat.py --resume CONVERSATION_ID
+
+`--resume` continues a conversation; if its last exchange was interrupted (the process died),
+that exchange is finished first (tool calls already made are not made again), then the chat
+goes on as usual.
 
 On a terminal the prompt has line editing and a history kept across sessions (prompt_toolkit;
 the file is `$XDG_STATE_HOME/assistant-mediator/terminal_history`, by default under
@@ -12,6 +18,7 @@ during a reply cancels the exchange first.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import queue
@@ -175,9 +182,13 @@ async def reply_or_interrupt(user_proxy: conversation.UserProxy) -> str:
     return reply.result()
 
 
-async def exchange(user_proxy: conversation.UserProxy, text: str, transcript: Transcript) -> None:
+async def exchange(
+    user_proxy: conversation.UserProxy, text: str | None, transcript: Transcript
+) -> None:
+    """One exchange: `text` sent and answered, or (None) the interrupted one finished."""
     transcript.streamed = False
-    user_proxy.send_user_message(text)
+    if text is not None:
+        user_proxy.send_user_message(text)
     try:
         response = await reply_or_interrupt(user_proxy)
     except conversation.ExchangeError as exc:
@@ -192,12 +203,18 @@ async def exchange(user_proxy: conversation.UserProxy, text: str, transcript: Tr
         print(response, flush=True)
 
 
-async def chat(assistant_id: str | None = None) -> int:
-    user_proxy = conversation.start_conversation(assistant_id)
+async def chat(assistant_id: str | None = None, resume: str | None = None) -> int:
+    if resume is not None:
+        user_proxy = conversation.resume_conversation(resume, assistant_id)
+    else:
+        user_proxy = conversation.start_conversation(assistant_id)
     reader = make_reader()
     transcript = Transcript()
     subscription = user_proxy.on_event(transcript, topics=[ToolExecuted.topic, MessageDelta.topic])
     try:
+        if user_proxy.interrupted is not None:
+            print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
+            await exchange(user_proxy, None, transcript)
         while True:
             user_input = await reader.read(PROMPT)
             if user_input is None or user_input.strip().lower() == "exit":
@@ -210,15 +227,41 @@ async def chat(assistant_id: str | None = None) -> int:
     return 0
 
 
-def main() -> int:
+def list_unfinished() -> int:
+    unfinished = conversation.unfinished_conversations()
+    if not unfinished:
+        print("No conversation has an interrupted exchange.")
+    for exchange in unfinished:
+        print(f"{exchange.conversation_id}  {one_line(exchange.text)}")
+    return 0
+
+
+def one_line(text: str, limit: int = 70) -> str:
+    """The message on one line, cut to `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Chat with an assistant in the terminal.")
+    parser.add_argument("--resume", metavar="CONVERSATION_ID", help="continue a conversation")
+    parser.add_argument(
+        "--list", action="store_true", help="list conversations with an interrupted exchange"
+    )
+    args = parser.parse_args(argv)
     try:
-        return asyncio.run(chat())
+        if args.list:
+            return list_unfinished()
+        return asyncio.run(chat(resume=args.resume))
     except (KeyboardInterrupt, Interrupted):
         print("\nBye.", file=sys.stderr)
         return 0
     except conversation.SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
+    except conversation.PersistenceError as exc:  # --list or --resume need the database
+        print(f"Database error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -37,12 +37,17 @@ class DatabaseJournal:
         # exchange id -> conversation id, for the rows written after the first (bounded).
         self._conversations: dict[str, str] = {}
 
+    def _ensure(self) -> None:
+        if not self._ready:
+            # A sqlite file is set up on first use (the offline quick start); a server
+            # database must have been set up by db_setup.py (`SchemaNotReadyError` otherwise).
+            ensure_schema(self._engine, upgrade=is_sqlite(self._engine))
+            self._ready = True
+
     def _write(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        if not self._ready:
-            ensure_schema(self._engine, upgrade=is_sqlite(self._engine))
-            self._ready = True
+        self._ensure()
         now = datetime.now(UTC)
         options = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if is_sqlite(self._engine) else {}
         with self._engine.connect().execution_options(**options) as connection:
@@ -127,6 +132,7 @@ class DatabaseJournal:
         return found
 
     def exchange(self, exchange_id: str) -> JournalExchange | None:
+        self._ensure()
         with self._engine.connect() as connection:
             rows = connection.execute(
                 select(JournalEntry.__table__)
@@ -136,6 +142,7 @@ class DatabaseJournal:
         return _fold(rows)
 
     def last_exchange(self, conversation_id: str) -> JournalExchange | None:
+        self._ensure()
         with self._engine.connect() as connection:
             exchange_id = connection.execute(
                 select(JournalEntry.exchange_id)
@@ -150,6 +157,7 @@ class DatabaseJournal:
 
     def unfinished(self, limit: int = 50) -> list[JournalExchange]:
         """The latest exchange of each recent conversation, where it never ended."""
+        self._ensure()
         with self._engine.connect() as connection:
             recent = connection.execute(
                 select(JournalEntry.conversation_id)

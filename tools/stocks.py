@@ -139,7 +139,7 @@ def yahoo_quote(symbol: str) -> dict[str, Any]:
     }
 
 
-@function_tool
+@function_tool(idempotent=True)  # a lookup: asking twice changes nothing
 def get_stock_price(symbol: Symbol) -> str:
     """Get the current price of a stock, by its ticker symbol.
 
@@ -164,10 +164,10 @@ def stock_price_tool(source: QuoteSource) -> FunctionTool[[str], str]:
         return _quote(symbol, source)
 
     get_stock_price.__doc__ = _GET_STOCK_PRICE_DOC
-    return FunctionTool(get_stock_price)
+    return FunctionTool(get_stock_price, idempotent=True)
 
 
-@function_tool
+@function_tool(idempotent=True)  # a pure rule over its arguments
 def buy_or_sell(symbol: Symbol, price: Annotated[float, Field(gt=0, allow_inf_nan=False)]) -> str:
     """Recommend whether to buy, sell or hold a stock, given its current price.
 

@@ -251,3 +251,55 @@ def _journal_of(db: str, conversation_id: str) -> tuple[list[JournalCall], Journ
         return calls, journal.last_exchange(conversation_id)
     finally:
         engine.dispose()
+
+
+def test_terminal_chat_resume_prints_the_interrupted_reply_then_takes_the_next_message(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.model = ScriptedModel(
+        [CallTools([PRICE]), Reply("AAPL is at 123.45."), Reply("MSFT: fine.")]
+    )
+    db = f"sqlite:///{tmp_path}/conversations.db"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "DATABASE_"))},
+        "PYTHONPATH": str(ROOT),
+        "COUNTER_FILE": str(tmp_path / "executions.txt"),
+        "BLOCK_FILE": str(tmp_path / "block"),
+    }
+    common = ["--base-url", emulator.base_url, "--db", db, "--protocol", "responses"]
+    first = _run_child(["start", *common, "--delivery", "stream"], env, tmp_path / "first.log")
+    try:
+        conversation_id = first.line("CONVERSATION ").split(" ", 1)[1]
+        _kill_at("after_tool", "responses", emulator, first, {"counter": tmp_path / "x"})
+    finally:
+        _stop(first)
+    settings = {
+        "OPENAI_API_KEY": "not-a-secret",
+        "OPENAI_BASE_URL": emulator.base_url,
+        "DATABASE_URL": db,
+        "ASSISTANT_BACKEND": "responses",
+    }
+    listed = subprocess.run(
+        [sys.executable, str(ROOT / "terminal_chat.py"), "--list"],
+        cwd=tmp_path, env={**env, **settings}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert conversation_id in listed.stdout
+    assert "What is the price of AAPL?" in listed.stdout
+
+    resumed = subprocess.run(
+        [sys.executable, str(ROOT / "terminal_chat.py"), "--resume", conversation_id],
+        input="And the price of MSFT?\nexit\n",
+        cwd=tmp_path, env={**env, **settings}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    out = resumed.stdout
+    assert "finishing the interrupted exchange" in out
+    assert out.index("AAPL is at 123.45.") < out.index("MSFT: fine.")
+    lines = (tmp_path / "executions.txt").read_text().split()
+    assert lines.count("start") == 1  # the tool ran in the killed process only
+    assert emulator.holdings(conversation_id) == Holdings(
+        user_messages=2, assistant_messages=2, function_calls=1, tool_outputs=1, active=0
+    )
