@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field, ValidationError
 from tools.errors import QuoteUnavailableError
 from tools.registry import ToolRegistry
 from tools.settings import QUOTE_SOURCES, QuoteSource, ToolSettings
+from tools.tickers import KNOWN_TICKERS, is_known_ticker
 from tools.tool import FunctionTool, function_tool
 
 QUOTE_SOURCE_ENV = "QUOTE_SOURCE"
@@ -153,7 +154,18 @@ def get_stock_price(symbol: Symbol) -> str:
 
 
 def _quote(symbol: str, source: QuoteSource) -> str:
-    return json.dumps(simulated_quote(symbol) if source == "simulated" else yahoo_quote(symbol))
+    if source == "simulated":
+        known = normalize_symbol(symbol)
+        if not is_known_ticker(known):  # never a made-up price for a made-up symbol
+            raise QuoteUnavailableError(
+                f"Unknown ticker symbol {known}: the simulated quote source knows "
+                f"{len(KNOWN_TICKERS)} well-known listings, and this is not one of them. "
+                "Check the symbol.",
+                symbol=known,
+                source="simulated",
+            )
+        return json.dumps(simulated_quote(known))
+    return json.dumps(yahoo_quote(symbol))
 
 
 @functools.cache  # one tool per source: building its argument model is the costly part
