@@ -72,13 +72,25 @@ class Settings(ToolSettings, PersistenceSettings):
 
     @property
     def offline(self) -> bool:
-        """True when the embedded emulator serves the conversation: no key, or asked for."""
-        return self.assistant_backend == "offline" or self.openai_api_key is None
+        """True when the embedded emulator serves the conversation: asked for, or neither a
+        key nor a server given (`OPENAI_BASE_URL` alone points at a local server)."""
+        return self.assistant_backend == "offline" or (
+            self.openai_api_key is None and self.openai_base_url is None
+        )
+
+    @property
+    def keyless(self) -> bool:
+        """True when no real key is in use: the emulator, or a local server without one."""
+        return self.offline or self.openai_api_key is None
 
     @property
     def quotes(self) -> QuoteSource:
-        """The quote source to use: as set, else simulated offline and Yahoo online."""
-        return self.quote_source or ("simulated" if self.offline else "yahoo")
+        """The quote source to use: as set, else Yahoo only when talking to OpenAI itself with
+        a key (a local or offline setup usually has no market data at hand: simulated)."""
+        talking_to_openai = self.openai_api_key is not None and self.openai_base_url is None
+        return self.quote_source or (
+            "yahoo" if talking_to_openai and not self.offline else "simulated"
+        )
 
     def __repr__(self) -> str:  # SecretStr already hides the key; keep the repr short too
         return (

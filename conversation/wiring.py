@@ -25,8 +25,10 @@ def make_backend(settings: Settings, catalog: AssistantCatalog | None = None) ->
     if settings.offline:
         api_key, base_url = OFFLINE_API_KEY, embedded_emulator().base_url
     else:
-        assert settings.openai_api_key is not None  # `offline` is false only with a key
-        api_key, base_url = settings.openai_api_key.get_secret_value(), settings.openai_base_url
+        # A local server named by OPENAI_BASE_URL alone needs no key; the SDK needs a string.
+        key = settings.openai_api_key
+        api_key = key.get_secret_value() if key is not None else OFFLINE_API_KEY
+        base_url = settings.openai_base_url
     return create_backend(
         settings.protocol,
         api_key=api_key,
@@ -39,7 +41,7 @@ def resolve_assistant_id(assistant_id: str | None, settings: Settings) -> str:
     chosen = assistant_id or settings.assistant_id
     if chosen:
         return chosen
-    if settings.offline:
+    if settings.keyless:  # the emulator, embedded or standalone, serves the demo assistant
         return DEMO_ASSISTANT_ID
     raise SettingsError(
         "no assistant id: pass one, or set ASSISTANT_ID (python assistant_setup.py creates "

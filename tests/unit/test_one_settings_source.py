@@ -94,3 +94,33 @@ def test_an_unusable_setting_is_one_line_naming_it_and_exit_code_2(
     assert "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr
     assert not Path("/nonexistent_dir_for_test").exists()
+
+
+def test_openai_base_url_alone_points_the_chat_at_a_local_server(tmp_path: Path) -> None:
+    """Issue 15: one variable to use a standalone server (here the emulator), no key needed;
+    the demo assistant and simulated quotes are the defaults there."""
+    from emulator import EmulatorServer, Fault
+
+    with EmulatorServer(poll_after_ms=10, queue_delay=0.0) as server:
+        # A fault that changes nothing and counts the responses this server was asked for.
+        counted = server.faults.add(
+            Fault(method="POST", path="/responses", status=None, times=None)
+        )
+        (tmp_path / ".env").write_text(f"OPENAI_BASE_URL={server.base_url}\n", encoding="utf-8")
+        result = _run("terminal_chat.py", tmp_path, "What is the price of AAPL?\nexit\n")
+        assert result.returncode == 0, result.stderr
+        assert "built-in offline emulator" not in result.stderr
+        assert "AAPL" in result.stdout
+        assert "simulated" in result.stdout.lower()
+        assert server.faults.fired(counted) >= 2  # the question and the tool output
+
+
+def test_settings_for_a_local_server_without_a_key() -> None:
+    from conversation.settings import load_settings
+
+    local = load_settings({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}, dotenv_path=None)
+    assert not local.offline
+    assert local.keyless
+    assert local.quotes == "simulated"
+    openai = load_settings({"OPENAI_API_KEY": "k"}, dotenv_path=None)
+    assert openai.quotes == "yahoo"
