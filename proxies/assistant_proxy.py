@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mediator.errors import (
@@ -37,11 +36,12 @@ from proxies.backends.base import (
     RunStatus,
     RunStepInfo,
     StreamItem,
-    TextDelta,
 )
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
 from proxies.recovery import RetryPause, worth_retrying
+from proxies.settling import Settler
+from proxies.streams import StreamReader
 from tools.types import ToolResult
 
 if TYPE_CHECKING:
@@ -54,28 +54,6 @@ _RUN_ENDED_MESSAGES = {
     RunStatus.EXPIRED: "the assistant's run expired before it finished",
     RunStatus.INCOMPLETE: "the assistant's run ended incomplete",
 }
-#: Resumptions of one broken stream before falling back to polling the run.
-_RESUMES = 3
-
-
-class _StreamBroke(Exception):
-    """A stream broke after it had delivered something (so the request was taken)."""
-
-    def __init__(self, cause: BackendError) -> None:
-        super().__init__(cause.message)
-        self.cause = cause
-
-
-@dataclass
-class _Seen:
-    """What one stream has delivered so far."""
-
-    #: Called with the stream's first snapshot; True when that accounts for the snapshot
-    #: (the run's start), False when the usual heartbeat should follow (outputs accepted).
-    on_first: Callable[[RunSnapshot], bool] | None
-    delivered: bool = False
-    last: RunStatus | None = None
-    final: RunSnapshot | None = None
 
 
 class AssistantProxy:
@@ -108,14 +86,12 @@ class AssistantProxy:
         # This exchange's tool results by call id: a call is executed once, and if the run
         # still asks for it (the outputs never reached the server) the result is sent again.
         self._results: dict[str, ToolResult] = {}
-        self._streamed_text = False
         self._task: asyncio.Task[None] | None = None
         self._run_id: str | None = None
         self._exchange_id: str | None = None
         self._last_status: RunStatus | None = None  # the run's, as last seen
-        # (run id if known, exchange id) of an earlier exchange that may still hold the
-        # conversation (it ended early and could not be settled at once).
-        self._unsettled: tuple[str | None, str] | None = None
+        self._settler = Settler(backend, self._policy)
+        self._streams = StreamReader(mediator, backend, self._poll)
 
     @property
     def thread_id(self) -> str | None:
@@ -255,11 +231,11 @@ class AssistantProxy:
     async def _run_exchange(self, exchange_id: str, text: str, *, resuming: bool) -> None:
         thread_id = await self.ensure_thread()
         self._results = {}
-        self._streamed_text = False
+        self._streams.streamed_text = False
         if resuming:
             snapshot = await self._resume(thread_id, exchange_id, text)
         else:
-            await self._settle_earlier(thread_id)
+            await self._settler.before_next(thread_id)
             # Durable before anything is sent: a process that dies from here on leaves an
             # exchange that `resume_conversation` can finish.
             await asyncio.to_thread(
@@ -420,7 +396,7 @@ class AssistantProxy:
                 logger.warning("could not resume run %s (%s); polling it", found.run_id, exc)
         return found
 
-    # -- streams -------------------------------------------------------------------------
+    # -- streams and status checks -------------------------------------------------------
 
     async def _follow(
         self,
@@ -429,71 +405,9 @@ class AssistantProxy:
         *,
         on_first: Callable[[RunSnapshot], bool] | None = None,
     ) -> RunSnapshot:
-        """Consume a stream until the run needs action or ends.
-
-        A break before the stream delivered anything is the caller's to reconcile (it raises);
-        a break after is resumed where it broke (Responses), else the run is polled.
-        """
-        resumes = 0
-        while True:
-            try:
-                return await self._consume(stream, on_first)
-            except _StreamBroke as broke:
-                assert self._run_id is not None
-                on_first = None
-                if self._backend.supports_resume and resumes < _RESUMES:
-                    resumes += 1
-                    logger.warning("stream of run %s broke (%s); resuming", self._run_id, broke)
-                    stream = self._backend.resume_stream(thread_id, self._run_id)
-                    continue
-                logger.warning("stream of run %s broke (%s); polling it", self._run_id, broke)
-                return await self._poll(thread_id, self._run_id)
-
-    async def _consume(
-        self,
-        stream: AsyncIterator[StreamItem],
-        on_first: Callable[[RunSnapshot], bool] | None,
-    ) -> RunSnapshot:
-        """Turn stream items into mediator triggers; the snapshot the stream ended with.
-
-        The stream is read to its end even after the final snapshot (the server closes right
-        after it), so that no half-read HTTP response is left to the garbage collector.
-        """
-        seen = _Seen(on_first)
-        try:
-            async for item in stream:
-                if seen.final is None:
-                    self._take(item, seen)
-        except BackendError as exc:
-            if seen.final is not None:
-                return seen.final  # a break after the final snapshot loses nothing that matters
-            if not seen.delivered or not exc.retryable:
-                raise
-            raise _StreamBroke(exc) from exc
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        if seen.final is not None:
-            return seen.final
-        if not seen.delivered:
-            raise ExchangeFailedError("the stream ended before the run started")
-        raise _StreamBroke(BackendError("the stream ended before the run did"))
-
-    def _take(self, item: StreamItem, seen: _Seen) -> None:
-        if isinstance(item, TextDelta):
-            self._streamed_text = True
-            self._mediator.message_delta(item.text)
-            return
-        accounted = False
-        if not seen.delivered:
-            seen.delivered = True
-            if seen.on_first is not None:
-                accounted = seen.on_first(item)
-        if not accounted and item.status.is_active and item.status is not seen.last:
-            self._mediator.heartbeat(item.status.value)
-        seen.last = item.status
-        seen.final = None if item.status.is_active else item
+        return await self._streams.follow(
+            thread_id, stream, lambda: self._run_id, on_first=on_first
+        )
 
     async def _poll(self, thread_id: str, run_id: str) -> RunSnapshot:
         """Read the run, retrying transient failures until the exchange deadline."""
@@ -524,7 +438,7 @@ class AssistantProxy:
 
     async def _finish(self, thread_id: str, snapshot: RunSnapshot) -> None:
         reply = await self._backend.get_reply(thread_id, snapshot.run_id)
-        if not self._streamed_text and reply:
+        if not self._streams.streamed_text and reply:
             # Polling sees the reply whole: deliver it as one delta, so that listeners
             # rendering deltas work the same whether the backend streamed or not.
             self._mediator.message_delta(reply)
@@ -545,50 +459,10 @@ class AssistantProxy:
     # -- keeping the conversation usable -------------------------------------------------
 
     async def _settle(self) -> None:
-        """After an exchange ended early: leave nothing holding the conversation, within the
-        cancel timeout and never raising; what is left is settled before the next message."""
+        """After an exchange ended early, leave nothing holding the conversation."""
         thread_id, exchange_id = self._thread_id, self._exchange_id
         if thread_id is None or exchange_id is None:
             return
         if self._last_status is not None and self._last_status.is_terminal:
             return  # the run ended on its own: it holds nothing, and left no open call
-        self._unsettled = (self._run_id, exchange_id)
-        if self._policy.cancel_timeout_s == 0:
-            return
-        try:
-            async with asyncio.timeout(self._policy.cancel_timeout_s):
-                await asyncio.shield(self._settle_once(thread_id))
-        except (BackendError, TimeoutError) as exc:
-            # The API is unreachable or the run is slow to stop; the next exchange settles
-            # it before it starts.
-            logger.info("could not settle exchange %s yet: %s", exchange_id, exc)
-
-    async def _settle_once(self, thread_id: str) -> bool:
-        if self._unsettled is None:
-            return True
-        run_id, exchange_id = self._unsettled
-        if run_id is None and self._backend.runs_are_exchanges:
-            run_id = exchange_id
-        elif run_id is None:  # the run was never seen: did the attempt create one?
-            found = await self._backend.find_run(thread_id, exchange_id)
-            if found is None:
-                self._unsettled = None
-                return True
-            run_id = found.run_id
-        settled = await self._backend.settle_run(thread_id, run_id)
-        if settled:
-            self._unsettled = None
-        return settled
-
-    async def _settle_earlier(self, thread_id: str) -> None:
-        """Before a new run, make sure an earlier one no longer holds the conversation."""
-        pause = RetryPause(self._policy)
-        while self._unsettled is not None:
-            try:
-                if await self._settle_once(thread_id):
-                    return
-            except BackendError as exc:
-                if not worth_retrying(exc):
-                    raise
-                logger.info("earlier run not settled yet: %s", exc)
-            await pause.wait()
+        await self._settler.after_early_end(thread_id, self._run_id, exchange_id)
