@@ -249,15 +249,8 @@ class Mediator(ABC):
         """Start an exchange: mint its id, -> ready, `MessageSent`, then
         `assistant.start_exchange(exchange_id, text)`. Returns the exchange id."""
         assistant = self._require_assistant()
-        self._refuse_reentry(Trigger.SET_USER_MESSAGE.value)
-        previous = (self._exchange_id, self._seq)
         exchange_id = uuid.uuid4().hex
-        self._exchange_id, self._seq = exchange_id, 0
-        try:
-            self._fire(Trigger.SET_USER_MESSAGE, run_id=None)
-        except BaseException:
-            self._exchange_id, self._seq = previous  # refused: the exchange never began
-            raise
+        self._enter_exchange(exchange_id, first_seq=0)
         self._publish(
             MessageSent(
                 **self._common(),
@@ -273,16 +266,20 @@ class Mediator(ABC):
         `assistant.resume_exchange`. No `MessageSent`: the message was sent, and recorded, then.
         """
         assistant = self._require_assistant()
-        self._refuse_reentry("resume_exchange")
-        previous = (self._exchange_id, self._seq)
         # Numbered after anything the earlier process can have published for this exchange.
-        self._exchange_id, self._seq = exchange_id, RESUMED_SEQ
+        self._enter_exchange(exchange_id, first_seq=RESUMED_SEQ)
+        assistant.resume_exchange(exchange_id, text)
+
+    def _enter_exchange(self, exchange_id: str, *, first_seq: int) -> None:
+        """-> ready for exchange `exchange_id`; if the script refuses, nothing changes."""
+        self._refuse_reentry(Trigger.SET_USER_MESSAGE.value)
+        previous = (self._exchange_id, self._seq)
+        self._exchange_id, self._seq = exchange_id, first_seq
         try:
             self._fire(Trigger.SET_USER_MESSAGE, run_id=None)
         except BaseException:
-            self._exchange_id, self._seq = previous
+            self._exchange_id, self._seq = previous  # refused: the exchange never began
             raise
-        assistant.resume_exchange(exchange_id, text)
 
     def started(self, run_id: str) -> None:
         """The run exists remotely: -> started, `RunStarted`; `run_id` is set from here on."""

@@ -113,21 +113,18 @@ class AssistantProxy:
 
     def start_exchange(self, exchange_id: str, text: str) -> None:
         """Schedule the exchange on the running loop and return at once."""
-        if self.busy:
-            raise RuntimeError("an exchange is already running on this conversation")
-        loop = asyncio.get_running_loop()
-        self._task = loop.create_task(
-            self._exchange(exchange_id, text), name=f"assistant-mediator exchange {exchange_id}"
-        )
+        self._schedule(exchange_id, text, resuming=False)
 
     def resume_exchange(self, exchange_id: str, text: str) -> None:
         """Finish an exchange an earlier process began: find what exists, adopt it."""
+        self._schedule(exchange_id, text, resuming=True)
+
+    def _schedule(self, exchange_id: str, text: str, *, resuming: bool) -> None:
         if self.busy:
             raise RuntimeError("an exchange is already running on this conversation")
-        loop = asyncio.get_running_loop()
-        self._task = loop.create_task(
-            self._exchange(exchange_id, text, resuming=True),
-            name=f"assistant-mediator resumed exchange {exchange_id}",
+        self._task = asyncio.get_running_loop().create_task(
+            self._exchange(exchange_id, text, resuming=resuming),
+            name=f"assistant-mediator exchange {exchange_id}",
         )
 
     async def open_conversation(self) -> str:

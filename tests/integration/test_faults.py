@@ -1,7 +1,7 @@
 """Issue 9: never lose track of the server. A fault-injecting emulator between the toolkit
-and its answers: lost replies after the server acted, streams cut before their first event and mid-way,
-stalls longer than the client waits, connection resets; at the create, the submit and the
-poll step; on both protocols and both deliveries.
+and its answers: lost replies after the server acted, streams cut before their first event
+and mid-way, stalls longer than the client waits, connection resets; at the create, the
+submit and the poll step; on both protocols and both deliveries.
 
 For every cell: the faulted exchange completes, the next message in the same conversation is
 answered, the server holds exactly one copy of each user message, tool output and reply with

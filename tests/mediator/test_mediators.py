@@ -421,3 +421,24 @@ def test_each_message_mints_an_exchange_id_carried_and_numbered_on_every_event(k
         assert type(mine[0]).__name__ == "StateChanged"
         assert type(mine[-1]).__name__ == "MessageRetrieved"
     assert mediator.exchange_id == second
+
+
+@pytest.mark.parametrize("kind", ["basic", "stateMachine"])
+def test_resuming_an_exchange_keeps_its_id_sends_no_message_and_numbers_after_the_first_process(
+    kind: str,
+) -> None:
+    from mediator import create_mediator, subscribe
+    from mediator.base import RESUMED_SEQ
+    from tests.mediator.support import FakeAssistant, FakeUser
+
+    mediator = create_mediator(kind, conversation_id="thread_1")
+    assistant = FakeAssistant()
+    mediator.attach(FakeUser(), assistant)
+    seen: list[MediatorEvent] = []
+    with subscribe(seen.append):
+        mediator.resume_exchange("e" * 32, "What is AAPL at?")
+    assert assistant.calls == [("resume_exchange", "What is AAPL at?")]
+    assert [type(e).__name__ for e in seen] == ["StateChanged"]
+    assert seen[0].exchange_id == "e" * 32
+    assert seen[0].seq == RESUMED_SEQ
+    assert mediator.state is State.READY
