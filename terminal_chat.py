@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import queue
 import signal
@@ -243,6 +244,9 @@ def one_line(text: str, limit: int = 70) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The transcript already shows what went wrong (a failed tool is a `System:` line, a failed
+    # exchange an `Error:` line); library warnings would repeat it as noise on the terminal.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description="Chat with an assistant in the terminal.")
     parser.add_argument("--resume", metavar="CONVERSATION_ID", help="continue a conversation")
     parser.add_argument(

@@ -75,7 +75,7 @@ def test_ctrl_c_at_the_prompt_ends_cleanly(tmp_path: Path) -> None:
         assert proc.stderr is not None
         _read_until(proc.stderr.fileno(), b"offline emulator", within_s=WAIT_S)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=15)
+        _, err = proc.communicate(timeout=WAIT_S)
     finally:
         if proc.poll() is None:
             proc.kill()
