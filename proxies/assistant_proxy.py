@@ -38,6 +38,7 @@ from proxies.backends.base import (
     StreamItem,
 )
 from proxies.errors import BackendError
+from proxies.journaling import journaled
 from proxies.policy import ExchangePolicy
 from proxies.recovery import RetryPause, worth_retrying
 from proxies.settling import Settler
@@ -220,10 +221,7 @@ class AssistantProxy:
         """The exchange is over (not merely interrupted): nothing left to resume."""
         if self._exchange_id is None:
             return
-        try:
-            await asyncio.to_thread(self._journal.exchange_ended, self._exchange_id, outcome, reply)
-        except Exception:  # the journal's database is away: resuming would find it unended
-            logger.warning("could not journal the end of exchange %s", self._exchange_id)
+        await journaled(self._journal.exchange_ended, self._exchange_id, outcome, reply)
 
     async def _run_exchange(self, exchange_id: str, text: str, *, resuming: bool) -> None:
         thread_id = await self.ensure_thread()
@@ -235,7 +233,7 @@ class AssistantProxy:
             await self._settler.before_next(thread_id)
             # Durable before anything is sent: a process that dies from here on leaves an
             # exchange that `resume_conversation` can finish.
-            await asyncio.to_thread(
+            await journaled(
                 self._journal.exchange_started, thread_id, exchange_id, self._assistant_id, text
             )
             snapshot = await self._begin(thread_id, exchange_id, text)

@@ -17,6 +17,7 @@ from mediator.errors import ExchangeError, ExchangeTimeoutError, ToolkitError
 from mediator.events import ALL_TOPICS, MediatorEvent
 from mediator.journal import Journal, JournalExchange, MemoryJournal
 from proxies.backends.base import RunStepInfo
+from proxies.journaling import journaled
 from proxies.policy import ExchangePolicy
 from tools.registry import ToolRegistry
 from tools.types import ToolCall, ToolResult
@@ -185,7 +186,7 @@ class UserProxy:
         exchange_id = self._mediator.exchange_id
         if exchange_id is None:
             return await self._registry.execute_all(calls, timeout=self._policy.tool_timeout_s)
-        known = await asyncio.to_thread(self._journal.exchange, exchange_id)
+        known = await journaled(self._journal.exchange, exchange_id)
         settled: dict[str, ToolResult] = {}
         decided: list[ToolResult] = []  # outcomes decided now, to be journaled
         to_run: list[ToolCall] = []
@@ -205,12 +206,12 @@ class UserProxy:
             else:
                 to_run.append(call)
         if to_run:
-            await asyncio.to_thread(self._journal.calls_started, exchange_id, to_run)
+            await journaled(self._journal.calls_started, exchange_id, to_run)
             ran = await self._registry.execute_all(to_run, timeout=self._policy.tool_timeout_s)
             settled.update((result.call_id, result) for result in ran)
             decided.extend(ran)
         if decided:
-            await asyncio.to_thread(self._journal.calls_finished, exchange_id, decided)
+            await journaled(self._journal.calls_finished, exchange_id, decided)
         return [settled[call.id] for call in calls]
 
     def deliver_reply(self, text: str) -> None:

@@ -6,7 +6,8 @@ still speak it. All SDK types stop here: the Assistant Proxy sees only `RunSnaps
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 from openai import AsyncOpenAI
@@ -256,12 +257,16 @@ class AssistantsBackend(Backend):
     ) -> AsyncIterator[StreamItem]:
         await self._add_message(thread_id, text, exchange_id, recovering)
         tag = _tag(exchange_id)
-        async for item in self._stream(
-            lambda: self._posts.runs.create(
-                thread_id, assistant_id=assistant_id, stream=True, metadata=tag
+        # aclosing: an early stop closes the inner stream now, not in the garbage collector.
+        async with aclosing(
+            self._stream(
+                lambda: self._posts.runs.create(
+                    thread_id, assistant_id=assistant_id, stream=True, metadata=tag
+                )
             )
-        ):
-            yield item
+        ) as items:
+            async for item in items:
+                yield item
 
     def stream_tool_outputs(
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]
@@ -276,7 +281,9 @@ class AssistantsBackend(Backend):
             )
         )
 
-    async def _stream(self, open_stream: Callable[[], Awaitable[Any]]) -> AsyncIterator[StreamItem]:
+    async def _stream(
+        self, open_stream: Callable[[], Awaitable[Any]]
+    ) -> AsyncGenerator[StreamItem, None]:
         run_id = ""
         async with sdk_errors():
             stream = await open_stream()

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,10 +380,12 @@ class ResponsesBackend(Backend):
     ) -> AsyncIterator[StreamItem]:
         exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
         request = self._request(exchange, text)
-        async for item in self._events(
-            exchange, lambda: self._posts.responses.create(**request, stream=True)
-        ):
-            yield item
+        # aclosing: an early stop closes the inner stream now, not in the garbage collector.
+        async with aclosing(
+            self._events(exchange, lambda: self._posts.responses.create(**request, stream=True))
+        ) as items:
+            async for item in items:
+                yield item
 
     def stream_tool_outputs(
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]
@@ -405,20 +408,21 @@ class ResponsesBackend(Backend):
 
     async def _events(
         self, exchange: _Exchange, open_stream: Callable[[], Awaitable[Any]]
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         checking = exchange.recovering
-        async for item in self._raw_events(exchange, open_stream):
-            if checking and isinstance(item, RunSnapshot):
-                checking = False
-                adopted = await self._unless_done_before(exchange, item)
-                if adopted is not item:
-                    yield adopted
-                    return  # the stream of the cancelled duplicate is not read further
-            yield item
+        async with aclosing(self._raw_events(exchange, open_stream)) as events:
+            async for item in events:
+                if checking and isinstance(item, RunSnapshot):
+                    checking = False
+                    adopted = await self._unless_done_before(exchange, item)
+                    if adopted is not item:
+                        yield adopted
+                        return  # the cancelled duplicate's stream is closed, not read on
+                yield item
 
     async def _raw_events(
         self, exchange: _Exchange, open_stream: Callable[[], Awaitable[Any]]
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         async with sdk_errors():
             stream = await open_stream()
             async with stream:

@@ -155,3 +155,31 @@ async def test_fifty_exchanges_on_a_network_resetting_one_request_in_ten(
         active=0,
     )
     assert completed <= held.user_messages <= 50  # one copy of each message, at most
+
+
+class BrokenJournal:
+    """A journal whose database is away: every call fails."""
+
+    def __getattr__(self, name: str) -> object:
+        def fail(*args: object) -> None:
+            raise ConnectionError(f"journal database unreachable ({name})")
+
+        return fail
+
+
+async def test_an_unavailable_journal_never_stops_a_conversation() -> None:
+    from mediator import create_mediator
+    from proxies.assistant_proxy import AssistantProxy
+    from proxies.backends import RunStatus, ScriptedBackend
+
+    backend = ScriptedBackend([RunStatus.REQUIRES_ACTION, RunStatus.COMPLETED], reply="fine")
+    policy = ExchangePolicy(deadline_s=30.0, poll_initial_s=0.001, poll_max_s=0.001)
+    mediator = create_mediator("stateMachine")
+    journal = BrokenJournal()
+    user = UserProxy(
+        mediator, demo_registry(quote_source="simulated"), policy=policy, journal=journal
+    )  # type: ignore[arg-type]
+    assistant = AssistantProxy(backend, "asst_1", mediator, policy=policy, journal=journal)  # type: ignore[arg-type]
+    mediator.attach(user, assistant)
+    assert await user.ask("What is the price of AAPL?") == "fine"
+    assert len(backend.submitted) == 1  # the tool ran and its output went back

@@ -1,0 +1,38 @@
+"""Writing to (and reading from) the exchange journal without letting it hold a conversation.
+
+The journal's calls block (a database write), so they run in a worker thread. A journal that
+fails, or does not answer within `JOURNAL_WAIT_S` (a database that is down or blackholed), is
+logged and skipped: the conversation goes on, as it does when the event recorder cannot write.
+What is lost then is only the guarantee for that step across a crash of this process, and the
+warning says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Final, TypeVar
+
+__all__ = ["JOURNAL_WAIT_S", "journaled"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+JOURNAL_WAIT_S: Final = 3.0
+"""Longest wait for one journal call before the conversation goes on without it."""
+
+
+async def journaled(call: Callable[..., T], *args: object) -> T | None:
+    """`call(*args)` in a worker thread, bounded; None (and a warning) if it failed."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(call, *args), JOURNAL_WAIT_S)
+    except Exception as exc:  # the journal's database is away: go on, say what is at stake
+        logger.warning(
+            "the exchange journal is unavailable (%s: %s); going on without it: a crash now "
+            "could not be resumed exactly",
+            type(exc).__name__,
+            str(exc).splitlines()[0][:200] if str(exc) else "",
+        )
+        return None
