@@ -79,7 +79,7 @@ def unfinished_conversations(
     *, settings: Settings | None = None, limit: int = 50
 ) -> list[JournalExchange]:
     """Conversations whose last exchange never ended, newest last: `resume_conversation` them."""
-    return (journal_for(settings or load_settings())).unfinished(limit)
+    return journal_for(settings or load_settings()).unfinished(limit)
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""The exchange journal in the toolkit's database (`proxies.journal.Journal`).
+"""The exchange journal in the toolkit's database (`mediator.journal.Journal`).
 
 Every fact is one appended row, committed before the call returns: that commit is what makes
 "written before the next side effect" true. Each exchange is read back by folding its rows in
@@ -54,69 +54,56 @@ class DatabaseJournal:
             with connection.begin():
                 connection.execute(insert(JournalEntry), [{"at": now, **row} for row in rows])
 
+    def _row(self, exchange_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+        """One journal row of exchange `exchange_id`, its conversation filled in."""
+        return {
+            "exchange_id": exchange_id,
+            "conversation_id": self._conversation_of(exchange_id),
+            "kind": kind,
+            **fields,
+        }
+
     def exchange_started(
         self, conversation_id: str, exchange_id: str, assistant_id: str, text: str
     ) -> None:
         self._remember(exchange_id, conversation_id)
         self._write(
-            [
-                {
-                    "exchange_id": exchange_id,
-                    "conversation_id": conversation_id,
-                    "kind": "exchange",
-                    "text": clean_text(text),
-                    "detail": assistant_id[:128],
-                }
-            ]
+            [self._row(exchange_id, "exchange", text=clean_text(text), detail=assistant_id[:128])]
         )
 
     def calls_started(self, exchange_id: str, calls: Sequence[ToolCall]) -> None:
-        conversation_id = self._conversation_of(exchange_id)
         self._write(
             [
-                {
-                    "exchange_id": exchange_id,
-                    "conversation_id": conversation_id,
-                    "kind": "call_started",
-                    "call_id": call.id,
-                    "name": call.name[:256],
-                    "text": clean_text(call.arguments),
-                }
+                self._row(
+                    exchange_id,
+                    "call_started",
+                    call_id=call.id,
+                    name=call.name[:256],
+                    text=clean_text(call.arguments),
+                )
                 for call in calls
             ]
         )
 
     def calls_finished(self, exchange_id: str, results: Sequence[ToolResult]) -> None:
-        conversation_id = self._conversation_of(exchange_id)
         self._write(
             [
-                {
-                    "exchange_id": exchange_id,
-                    "conversation_id": conversation_id,
-                    "kind": "call_finished",
-                    "call_id": result.call_id,
-                    "name": result.name[:256],
-                    "text": clean_text(result.output),
-                    "is_error": result.is_error,
-                    "detail": (result.error_type or "")[:128] or None,
-                }
+                self._row(
+                    exchange_id,
+                    "call_finished",
+                    call_id=result.call_id,
+                    name=result.name[:256],
+                    text=clean_text(result.output),
+                    is_error=result.is_error,
+                    detail=(result.error_type or "")[:128] or None,
+                )
                 for result in results
             ]
         )
 
     def exchange_ended(self, exchange_id: str, outcome: str, reply: str | None) -> None:
-        conversation_id = self._conversation_of(exchange_id)
-        self._write(
-            [
-                {
-                    "exchange_id": exchange_id,
-                    "conversation_id": conversation_id,
-                    "kind": "ended",
-                    "detail": outcome,
-                    "text": clean_text(reply) if reply is not None else None,
-                }
-            ]
-        )
+        text = clean_text(reply) if reply is not None else None
+        self._write([self._row(exchange_id, "ended", detail=outcome, text=text)])
 
     def _remember(self, exchange_id: str, conversation_id: str) -> None:
         if len(self._conversations) >= _REMEMBERED:
