@@ -6,13 +6,18 @@ fresh event loop, runs one exchange and closes it, so no loop-bound object outli
 Each tool call appears once, as a "System" message in the compact form of
 `conversation.tool_call_line`, with its full input and output in an expander; all of it is
 plain text (tool input and output are untrusted). The run's states show live in a status box.
+
+The page keeps its conversation in the URL (`?conversation=ID`): reloading it, or opening the
+link in another browser, rebuilds the transcript from the recorded history, and an exchange
+whose process died before it ended (the journal says so) is finished live, tools already run
+not run again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -30,6 +35,8 @@ from conversation import (
     tool_call_detail,
     tool_call_line,
 )
+from persistence import TranscriptCall, TranscriptTurn
+from tools import ToolCall, ToolResult
 
 SYSTEM_AVATAR = ":material/build:"
 OFFLINE_NOTE = "Offline demo: built-in emulator, simulated quotes"
@@ -39,6 +46,12 @@ NEW_HELP = (
     "begin: your first message starts a conversation."
 )
 TITLE_LIMIT = 80
+CONVERSATION_PARAM = "conversation"
+NOT_RECORDED = (
+    "Earlier messages of this conversation are not shown: recording is off (RECORD_EVENTS). "
+    "New messages continue it."
+)
+NO_OUTCOME = "(no outcome recorded: the process running it stopped)"
 NO_ASSISTANT = (
     "No assistant ID: set ASSISTANT_ID (in `.env` or the environment) or run "
     "`python assistant_setup.py --write-env`, or enter an ID in the sidebar."
@@ -65,6 +78,32 @@ class Turn:
     events: list[str] = field(default_factory=list)
     reply: str | None = None
     error: str | None = None
+
+
+def shown_call(call: TranscriptCall) -> ToolCallShown:
+    """A recorded tool call in the same form as one just executed."""
+    request = ToolCall(call.call_id, call.name, call.arguments)
+    result = ToolResult(
+        call.call_id,
+        call.name,
+        call.output if call.output is not None else NO_OUTCOME,
+        is_error=call.is_error,
+        error_type=call.error_type,
+        duration_s=call.duration_s,
+    )
+    line = tool_call_line(request, result if call.output is not None else None)
+    return ToolCallShown(line, tool_call_detail(request, result))
+
+
+def turn_from_record(recorded: TranscriptTurn) -> Turn:
+    """A turn of the recorded history, as the page keeps it."""
+    turn = Turn(recorded.prompt, [shown_call(call) for call in recorded.calls])
+    turn.reply = recorded.reply
+    if recorded.reply is None:
+        turn.error = recorded.error or (
+            "No reply was recorded" + (f" (run {recorded.status})." if recorded.status else ".")
+        )
+    return turn
 
 
 def event_line(event: MediatorEvent, *, everything: bool) -> str | None:
@@ -162,37 +201,57 @@ class LiveView:
             self.status.text(text)
 
 
+async def follow(
+    chat: conversation.UserProxy, reply: Awaitable[str], turn: Turn, view: LiveView
+) -> AsyncGenerator[str]:
+    """Await `reply` from `chat`; draw its events as they arrive and yield the reply's text."""
+    inbox: asyncio.Queue[MediatorEvent | None] = asyncio.Queue()
+    streamed = False
+    with chat.on_event(inbox.put_nowait):  # this conversation only, closed on exit
+        asking = asyncio.ensure_future(reply)
+        asking.add_done_callback(lambda _: inbox.put_nowait(None))
+        try:
+            while (event := await inbox.get()) is not None:
+                if isinstance(event, MessageDelta):
+                    streamed = True
+                    yield as_markdown(event.delta)
+                else:
+                    view.show(event)
+            text = await asking  # raises the exchange's ExchangeError
+        finally:  # a rerun or stop mid-exchange: stop waiting, leave no task behind
+            asking.cancel()
+            await asyncio.gather(asking, return_exceptions=True)
+        while not inbox.empty():
+            if (late := inbox.get_nowait()) is not None and not isinstance(late, MessageDelta):
+                view.show(late)
+    turn.reply = text
+    if not streamed:
+        yield as_markdown(text)
+
+
 async def exchange(
     settings: conversation.Settings, assistant_id: str, turn: Turn, view: LiveView
 ) -> AsyncGenerator[str]:
-    """Run one exchange; draw its events as they arrive and yield the reply's text."""
+    """Run one exchange in the session's conversation (opened first if it has none)."""
     thread_id = st.session_state.thread_id
     async with conversation.open_conversation(
         assistant_id, settings=settings, thread_id=thread_id
     ) as chat:
         st.session_state.thread_id = chat.conversation_id
-        inbox: asyncio.Queue[MediatorEvent | None] = asyncio.Queue()
-        streamed = False
-        with chat.on_event(inbox.put_nowait):  # this conversation only, closed on exit
-            asking = asyncio.create_task(chat.ask(turn.prompt))
-            asking.add_done_callback(lambda _: inbox.put_nowait(None))
-            try:
-                while (event := await inbox.get()) is not None:
-                    if isinstance(event, MessageDelta):
-                        streamed = True
-                        yield as_markdown(event.delta)
-                    else:
-                        view.show(event)
-                reply = await asking  # raises the exchange's ExchangeError
-            finally:  # a rerun or stop mid-exchange: stop waiting, leave no task behind
-                asking.cancel()
-                await asyncio.gather(asking, return_exceptions=True)
-            while not inbox.empty():
-                if (late := inbox.get_nowait()) is not None and not isinstance(late, MessageDelta):
-                    view.show(late)
-        turn.reply = reply
-    if not streamed:
-        yield as_markdown(reply)
+        async for chunk in follow(chat, chat.ask(turn.prompt), turn, view):
+            yield chunk
+
+
+async def finish_interrupted(
+    settings: conversation.Settings, conversation_id: str, turn: Turn, view: LiveView
+) -> AsyncGenerator[str]:
+    """Finish the exchange an earlier process left unended (sending nothing twice)."""
+    chat = conversation.resume_conversation(conversation_id, settings=settings)
+    try:
+        async for chunk in follow(chat, chat.get_assistant_message(), turn, view):
+            yield chunk
+    finally:
+        await chat.aclose()
 
 
 async def open_thread(settings: conversation.Settings, assistant_id: str) -> str | None:
@@ -232,8 +291,11 @@ def show_turn(turn: Turn) -> None:
             st.error(turn.error)
 
 
-def run_turn(settings: conversation.Settings, assistant_id: str, prompt: str) -> None:
-    """Draw and run one exchange live, then keep it in the transcript."""
+Produce = Callable[[Turn, "LiveView"], AsyncGenerator[str]]
+
+
+def run_turn(prompt: str, produce: Produce) -> None:
+    """Draw one exchange live as `produce` runs it, then keep it in the transcript."""
     turn = Turn(prompt)
     with st.chat_message("user"):
         st.markdown(prompt)
@@ -243,7 +305,7 @@ def run_turn(settings: conversation.Settings, assistant_id: str, prompt: str) ->
             everything = bool(st.session_state.get("live", False))
             status = st.status("Running: ready", expanded=everything)
             view = LiveView(turn, status, tools_area, everything)
-            stream = run_stream(lambda: exchange(settings, assistant_id, turn, view))
+            stream = run_stream(lambda: produce(turn, view))
             try:
                 with contextlib.closing(stream):
                     st.write_stream(stream)
@@ -274,6 +336,55 @@ def start_new(settings: conversation.Settings, assistant_id: str) -> None:
         st.session_state.start_error = (
             f"Could not start a conversation ({type(exc).__name__}): {exc}"
         )
+
+
+def reopen(settings: conversation.Settings, conversation_id: str) -> None:
+    """Make `conversation_id` (from the URL) this session's conversation, its history redrawn."""
+    st.session_state.turns = []
+    st.session_state.thread_id = None
+    st.session_state.pending = None
+    try:
+        transcript = conversation.recorded_transcript(conversation_id, settings)
+        pending = conversation.interrupted_exchange(conversation_id, settings)
+    except conversation.ToolkitError as exc:
+        st.session_state.start_error = f"Could not reopen conversation {conversation_id}: {exc}"
+        return
+    if transcript is None and pending is None and settings.record_events:
+        st.session_state.start_error = (
+            f"No recorded conversation {conversation_id}: type a message to start a new one."
+        )
+        return
+    st.session_state.thread_id = conversation_id
+    recorded = transcript.turns if transcript is not None else ()
+    st.session_state.turns = [
+        turn_from_record(t)
+        for t in recorded
+        if pending is None or t.exchange_id != pending.exchange_id
+    ]
+    assistant = (transcript.assistant_id if transcript else None) or (
+        pending.assistant_id if pending else None
+    )
+    if assistant:
+        st.session_state.assistant_id = assistant
+    st.session_state.pending = pending
+    if transcript is None:
+        st.session_state.start_error = NOT_RECORDED
+
+
+def follow_url(settings: conversation.Settings) -> None:
+    """Reopen the conversation the URL names, unless it is already this session's."""
+    wanted = st.query_params.get(CONVERSATION_PARAM)
+    if wanted and wanted != st.session_state.thread_id:
+        reopen(settings, wanted)
+
+
+def sync_url() -> None:
+    """Name the session's conversation in the URL, so a reload or a shared link reopens it."""
+    thread_id = st.session_state.thread_id
+    if thread_id and st.query_params.get(CONVERSATION_PARAM) != thread_id:
+        st.query_params[CONVERSATION_PARAM] = thread_id
+    elif not thread_id and CONVERSATION_PARAM in st.query_params:
+        del st.query_params[CONVERSATION_PARAM]
 
 
 def sidebar(settings: conversation.Settings) -> str:
@@ -307,6 +418,7 @@ def main() -> None:
     except conversation.SettingsError as exc:
         st.error(f"Configuration error: {exc}")
         st.stop()
+    follow_url(settings)
     field_id = sidebar(settings)
     assistant_id = st.session_state.get("assistant_id") or field_id
     header = st.empty()  # redrawn once the first prompt has given the conversation a title
@@ -320,14 +432,21 @@ def main() -> None:
         ids.caption(ids_line(assistant_id))
     for turn in st.session_state.turns:
         show_turn(turn)
+    if pending := st.session_state.pop("pending", None):
+        thread_id = st.session_state.thread_id
+        run_turn(
+            pending.text, lambda turn, view: finish_interrupted(settings, thread_id, turn, view)
+        )
+        header.header(title_of(st.session_state.turns), anchor=False)
     prompt = st.chat_input(
         "Ask the assistant", submit_mode="disable", disabled=not assistant_id, key="prompt"
     )
     if prompt and prompt.strip() and assistant_id:
         st.session_state.assistant_id = assistant_id
-        run_turn(settings, assistant_id, prompt.strip())
+        run_turn(prompt.strip(), lambda turn, view: exchange(settings, assistant_id, turn, view))
         header.header(title_of(st.session_state.turns), anchor=False)
         ids.caption(ids_line(assistant_id))
+    sync_url()
 
 
 main()

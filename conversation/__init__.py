@@ -20,6 +20,7 @@ from conversation.api import (
 )
 from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.settings import Settings, SettingsError, load_settings
+from conversation.transcripts import interrupted_exchange, recorded_transcript
 from mediator.errors import (
     ExchangeCancelledError,
     ExchangeError,
@@ -80,9 +81,11 @@ __all__ = [
     "ToolOutputsSubmitted",
     "ToolkitError",
     "UserProxy",
+    "interrupted_exchange",
     "load_settings",
     "open_conversation",
     "pretty_json",
+    "recorded_transcript",
     "resume_conversation",
     "start_conversation",
     "tool_call_detail",

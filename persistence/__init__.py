@@ -52,11 +52,12 @@ from persistence.history_rows import (
 )
 from persistence.history_store import HistoryStore
 from persistence.journal import DatabaseJournal
-from persistence.process import install_signal_handlers, start_recording
+from persistence.process import current_recorder, install_signal_handlers, start_recording
 from persistence.recorder import Recorder, RecorderStats
 from persistence.records import AssistantRecord
 from persistence.schema import SchemaChange, check_schema, head_revision, upgrade_schema
 from persistence.timeline import run_timeline
+from persistence.transcript import Transcript, TranscriptCall, TranscriptTurn
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -82,8 +83,12 @@ __all__ = [
     "SchemaNotReadyError",
     "StateSpan",
     "Timeline",
+    "Transcript",
+    "TranscriptCall",
+    "TranscriptTurn",
     "ToolSpan",
     "check_schema",
+    "current_recorder",
     "count_conversations",
     "count_runs",
     "database_url",

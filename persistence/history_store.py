@@ -13,7 +13,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from persistence import history, timeline
+from persistence import history, timeline, transcript
 from persistence.engine import make_engine
 from persistence.history import ConversationOrder
 from persistence.history_rows import (
@@ -135,3 +135,7 @@ class HistoryStore:
 
     def run_timeline(self, run_id: str) -> Timeline:
         return self._run(timeline.run_timeline, run_id)
+
+    def transcript(self, conversation_id: str) -> transcript.Transcript | None:
+        """See `persistence.transcript.conversation_transcript`."""
+        return self._run(transcript.conversation_transcript, conversation_id)

@@ -24,7 +24,7 @@ from typing import Any, Final
 from persistence.engine import database_url, display_url
 from persistence.recorder import Recorder
 
-__all__ = ["install_signal_handlers", "start_recording"]
+__all__ = ["current_recorder", "install_signal_handlers", "start_recording"]
 
 _logger = logging.getLogger(__name__)
 
@@ -69,6 +69,12 @@ def _make_handler(recorder: Recorder, previous: Any, timeout_s: float) -> Any:
             os.kill(os.getpid(), signum)
 
     return handle
+
+
+def current_recorder() -> Recorder | None:
+    """The process's recorder if one is running (never starts one)."""
+    recorder = _recorder
+    return recorder if recorder is not None and recorder.running else None
 
 
 def start_recording(url: str | None = None, *, install_signals: bool = True) -> Recorder:

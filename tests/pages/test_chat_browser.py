@@ -99,11 +99,24 @@ def test_two_browsers_each_see_only_their_own_conversation(browser: Any, offline
         for page in pages.values():
             expect(page.get_by_test_id("stChatMessage")).to_have_count(3)
 
-        pages["bob"].reload()  # a new session for Bob: he gets a new, empty page
+        # A reload is a new session: the URL names Bob's conversation, so it is rebuilt from
+        # the recorded history, tool call included, and stays his.
+        assert f"conversation={ids['bob']}" in pages["bob"].url
+        pages["bob"].reload()
+        wait_for_app_run(pages["bob"])
+        expect(pages["bob"].get_by_test_id("stChatMessage")).to_have_count(3)
+        expect(main["bob"]).to_contain_text("get_stock_price(symbol=NVDA) → price=")
+        expect(main["bob"]).not_to_contain_text("AAPL")
+        expect(main_heading(pages["bob"])).to_have_text("What is the price of NVDA?")
+        assert conversation_id(pages["bob"]) == ids["bob"]
+        expect(pages["alice"].get_by_test_id("stChatMessage")).to_have_count(3)
+        # New conversation leaves it: an empty page, and the URL follows.
+        sidebar = pages["bob"].get_by_test_id("stSidebar")
+        sidebar.get_by_role("button", name="New conversation").click()
         wait_for_app_run(pages["bob"])
         expect(pages["bob"].get_by_test_id("stChatMessage")).to_have_count(0)
         expect(main_heading(pages["bob"])).to_have_text("New conversation")
-        expect(pages["alice"].get_by_test_id("stChatMessage")).to_have_count(3)
+        expect(pages["bob"]).not_to_have_url(re.compile(ids["bob"]))
     finally:
         alice.close()
         bob.close()
@@ -174,11 +187,11 @@ def test_progress_is_shown_live_and_input_disabled_while_the_run_is_active(
 
 
 def _conversation_id_pattern() -> re.Pattern[str]:
-    return re.compile(r"conversation [a-z]+_[0-9A-Za-z]+")
+    return re.compile(r"conversation ([a-z]+_[0-9A-Za-z]+)")
 
 
 def conversation_id(page: Any) -> str:
     """The conversation id the page names under its heading."""
     match = _conversation_id_pattern().search(page.locator("main").inner_text())
     assert match, page.locator("main").inner_text()
-    return match.group(0)
+    return match.group(1)

@@ -192,3 +192,38 @@ def test_dotenv_in_the_working_directory_sets_the_default_assistant(app_env: Pat
     (app_env / ".env").write_text("ASSISTANT_ID=asst_from_dotenv\n")
     at = started_app()
     assert at.sidebar.text_input(key="asst_id").value == "asst_from_dotenv"
+
+
+def test_the_url_names_the_conversation_and_reopens_it_in_a_new_session(app_env: Path) -> None:
+    at = started_app()
+    assert "conversation" not in at.query_params
+    send(at, "What is the price of AAPL?")
+    thread_id = at.session_state.thread_id
+    assert at.query_params["conversation"] == thread_id
+
+    reopened = AppTest.from_file(APP, default_timeout=TIMEOUT_S)  # a reload: a new session
+    reopened.query_params["conversation"] = thread_id
+    reopened.run()
+    assert not reopened.exception
+    assert reopened.session_state.thread_id == thread_id
+    # Recording is off here, so there is no transcript to redraw, and the page says so.
+    assert any("recording is off" in e.value for e in reopened.error)
+    send(reopened, "and TSLA?")
+    assert reopened.session_state.thread_id == thread_id  # the same conversation continues
+    assert "TSLA" in reopened.chat_message[-1].markdown[0].value
+
+
+def test_an_unknown_conversation_in_the_url_is_named_and_a_new_one_starts(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECORD_EVENTS", "true")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{app_env}/fresh.db")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params["conversation"] = "conv_unknown"
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "No recorded conversation conv_unknown: type a message to start a new one."
+    ]
+    assert at.session_state.thread_id is None
+    assert "conversation" not in at.query_params
