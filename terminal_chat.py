@@ -125,7 +125,10 @@ class LineReader:
             if line == "" and not self._interactive:
                 line = None
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._deliver, line)
+            try:
+                self._loop.call_soon_threadsafe(self._deliver, line)
+            except RuntimeError:  # the loop is closed: the chat ended (Ctrl-C) while we read
+                return
 
     def _deliver(self, line: str | None) -> None:
         if self._pending is not None and not self._pending.done():

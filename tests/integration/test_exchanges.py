@@ -154,14 +154,18 @@ async def test_run_outcome_ends_exchange_with_clear_error_and_next_message_works
 
 
 async def test_deadline_cancels_the_run_and_next_message_works(make_chat: ChatFactory) -> None:
-    policy = ExchangePolicy(
-        deadline_s=0.3, poll_initial_s=0.01, poll_max_s=0.05, cancel_timeout_s=2.0
-    )
-    user, rec = await make_chat(scripted(Stall(), Reply("after the stall")), policy=policy)
-    with pytest.raises(ExchangeTimeoutError) as info:
-        await user.ask("this will stall")
-    stalled_run = info.value.run_id
-    assert stalled_run is not None
+    # The deadline must fall after the run exists; on a busy machine creating it can take
+    # longer than a short deadline, so the deadline doubles until a run was there to cancel.
+    deadline_s, stalled_run = 0.3, None
+    while stalled_run is None:
+        assert deadline_s < 60, "no run was ever created before the deadline"
+        policy = ExchangePolicy(
+            deadline_s=deadline_s, poll_initial_s=0.01, poll_max_s=0.05, cancel_timeout_s=2.0
+        )
+        user, rec = await make_chat(scripted(Stall(), Reply("after the stall")), policy=policy)
+        with pytest.raises(ExchangeTimeoutError) as info:
+            await user.ask("this will stall")
+        stalled_run, deadline_s = info.value.run_id, deadline_s * 2
     assert rec.states[-1] == "failed"
     # The run was cancelled at the API, so the thread takes the next message.
     backend = user._mediator._assistant.backend  # type: ignore[attr-defined, union-attr]
