@@ -216,6 +216,8 @@ async def chat(assistant_id: str | None = None, resume: str | None = None) -> in
     transcript = Transcript()
     subscription = user_proxy.on_event(transcript, topics=[ToolExecuted.topic, MessageDelta.topic])
     try:
+        if resume is None:  # a wrong ASSISTANT_ID is named now, not after the first question
+            await user_proxy.check_assistant()
         if user_proxy.interrupted is not None:
             print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
             await exchange(user_proxy, None, transcript)
@@ -268,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except conversation.PersistenceError as exc:  # --list or --resume need the database
         print(f"Database error: {exc}", file=sys.stderr)
+        return 1
+    except conversation.BackendError as exc:  # the assistant, checked before the first prompt
+        print(f"Error: {exc}", file=sys.stderr)
         return 1
 
 

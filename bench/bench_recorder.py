@@ -61,7 +61,7 @@ class _User:
 
 
 class _Assistant:
-    def start_exchange(self, text: str) -> None:
+    def start_exchange(self, exchange_id: str, text: str) -> None:
         pass
 
 

@@ -96,6 +96,8 @@ async def open_conversation(
 
     The remote thread exists on entry (so `chat.conversation_id` is set and event listeners
     see every event); on exit any running exchange is cancelled and connections are closed.
+    A new conversation checks its assistant first: an unknown id raises `BackendError` and
+    leaves nothing on the server.
     """
     settings = settings or load_settings()
     user = wire(
@@ -107,6 +109,8 @@ async def open_conversation(
         thread_id=thread_id,
     )
     try:
+        if thread_id is None:  # an unknown assistant is named now, before anything is created
+            await user.check_assistant()
         await user.open()
         yield user
     finally:

@@ -170,6 +170,10 @@ class Mediator(ABC):
         """Make sure the remote conversation exists now; its id."""
         return await self._require_assistant().open_conversation()
 
+    async def check_assistant(self) -> None:
+        """Confirm the assistant exists (before the first message, creating nothing)."""
+        await self._require_assistant().check_assistant()
+
     async def cancel(self) -> None:
         """Cancel the running exchange, if any; it ends `cancelled`."""
         await self._require_assistant().cancel()

@@ -58,6 +58,10 @@ class AssistantSide(Protocol):
         """Create (or confirm) the remote conversation and return its id."""
         ...
 
+    async def check_assistant(self) -> None:
+        """Confirm the assistant exists, creating nothing; an error naming it if not."""
+        ...
+
     async def cancel(self) -> None:
         """Stop the running exchange, if any (it ends `cancelled`)."""
         ...

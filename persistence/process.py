@@ -28,7 +28,8 @@ __all__ = ["current_recorder", "install_signal_handlers", "start_recording"]
 
 _logger = logging.getLogger(__name__)
 
-SIGNAL_FLUSH_TIMEOUT_S: Final = 5.0
+SIGNAL_STALL_S: Final = 5.0
+"""On a signal, how long the database may store nothing before what is left is spilled."""
 
 _lock = threading.Lock()
 _recorder: Recorder | None = None
@@ -38,9 +39,14 @@ def install_signal_handlers(
     recorder: Recorder,
     signals: Iterable[signal.Signals] = (signal.SIGTERM,),
     *,
-    timeout_s: float = SIGNAL_FLUSH_TIMEOUT_S,
+    stall_s: float = SIGNAL_STALL_S,
 ) -> None:
-    """On each of `signals`, flush `recorder` (up to `timeout_s`), then chain to the old handler.
+    """On each of `signals`, store what `recorder` holds, then chain to the old handler.
+
+    Storing goes on for as long as the database takes records (no cap: a backlog of tens of
+    thousands of events is stored in full); if it stores nothing for `stall_s` (it is away),
+    the recorder is closed and what is left goes to a spill file, which the next recorder on
+    that database stores. The log says which happened.
 
     Must be called from the main thread (Python only lets it set signal handlers); raises
     `RuntimeError` otherwise.
@@ -49,17 +55,17 @@ def install_signal_handlers(
         raise RuntimeError("install_signal_handlers must be called from the main thread")
     for signum in signals:
         previous = signal.getsignal(signum)
-        signal.signal(signum, _make_handler(recorder, previous, timeout_s))
+        signal.signal(signum, _make_handler(recorder, previous, stall_s))
 
 
-def _make_handler(recorder: Recorder, previous: Any, timeout_s: float) -> Any:
+def _make_handler(recorder: Recorder, previous: Any, stall_s: float) -> Any:
     def handle(signum: int, frame: FrameType | None) -> None:
-        stored = recorder.flush(timeout_s)
-        _logger.info(
-            "signal %s: recorder flushed (%s)",
-            signal.Signals(signum).name,
-            "all stored" if stored else "some events not stored",
-        )
+        name = signal.Signals(signum).name
+        if recorder.drain(stall_s=stall_s):
+            _logger.info("signal %s: every recorded event is stored", name)
+        else:  # the database is away: keep the rest in a spill file (closing says where)
+            recorder.close(stall_s=0)
+            _logger.error("signal %s: events not stored yet were spilled (see above)", name)
         if callable(previous):
             previous(signum, frame)
         elif previous == signal.SIG_IGN:

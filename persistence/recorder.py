@@ -1,17 +1,21 @@
 """The recorder: every published event, stored in batches by one writer thread.
 
 `Recorder.start()` subscribes to every topic. The listener runs in the publisher's thread
-(usually the event loop), so it only numbers the event, flattens it into a plain record
-(`persistence.records`) and appends it to an in-memory queue: it never touches the database
-and never waits for it. One writer thread takes batches off the queue and writes each in one
-transaction (`persistence.writer`).
+(usually the event loop) and does the least it can: it appends the event to an inbox (a deque,
+no lock) and wakes the writer if it was idle. The writer thread turns events into plain records
+(`persistence.records`), numbers them, and writes each batch in one transaction
+(`persistence.writer`). A conversation's cost per event is an append.
 
-A slow, locked or unreachable database never stalls a conversation: records wait in memory
-and the batch is retried with exponential backoff (up to `retry_backoff_max_s`) until it
-succeeds. Nothing is lost and nothing duplicated: a batch is one transaction, and writing it
-again inserts nothing twice (every event has an ``event_uuid``). A batch the database refuses
-for good (a data error, not an outage) is written record by record and only the refused
-records are dropped, each logged with its type and position, never its content.
+A slow, locked or unreachable database never stalls a conversation: records wait and the
+batch is retried with exponential backoff (up to `retry_backoff_max_s`) until it succeeds.
+Memory stays bounded: while the database is failing and more than `max_pending` records wait,
+they go to a local append-only spill file (`persistence.spill`) and are stored from it, in
+order, once the database is back. A database unreachable at `start()` is waited for the same
+way: conversations started during the outage are recorded when it ends. Nothing is lost and
+nothing duplicated: a batch is one transaction, and writing it again inserts nothing twice
+(every event has an ``event_uuid``). A batch the database refuses for good (a data error, not
+an outage) is written record by record and only the refused records are dropped, each logged
+with its type and position, never its content.
 
 Numbering: every event arrives with the id of its exchange and ``seq``, its position in the
 exchange, both given by the mediator that published it; the recorder adds a random
@@ -21,20 +25,28 @@ therefore keep their order; see `persistence.batch_plan` for how the events befo
 backend a conversation uses comes from its `ConversationBound` event: the recorder learns
 everything from events.
 
-Shutdown: `close()` flushes then stops and is idempotent; an ``atexit`` hook closes at
-interpreter exit; `persistence.process.install_signal_handlers` flushes on SIGTERM.
+Shutdown: `close()` stores everything queued for as long as the database keeps taking it (no
+cap on a large backlog); when it stops making progress for `stall_s` (the database is away),
+what is left goes to a spill file, and the log says how many records and where. The next
+recorder started on the same database adopts such files and stores them. An ``atexit`` hook
+closes at interpreter exit; `persistence.process.install_signal_handlers` does the same on
+SIGTERM.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import tempfile
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
+from typing import Final
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -43,7 +55,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from mediator.bus import Subscription, subscribe
 from mediator.events import ConversationBound, MediatorEvent
 from persistence.engine import display_url, is_sqlite, make_engine
-from persistence.errors import PersistenceError
+from persistence.errors import DatabaseUnavailableError, PersistenceError
 from persistence.records import (
     AssistantRecord,
     ConversationNote,
@@ -51,18 +63,25 @@ from persistence.records import (
     to_record,
 )
 from persistence.schema import ensure_schema
+from persistence.spill import SpillFile, orphaned_spills, spill_folder
 from persistence.writer import BatchWriter
 
 __all__ = ["Recorder", "RecorderStats"]
 
 _logger = logging.getLogger(__name__)
 
-_FIRST_BACKOFF_S = 0.05
+_FIRST_BACKOFF_S: Final = 0.05
+_IDLE_WAKE_S: Final = 1.0
+DEFAULT_MAX_PENDING: Final = 20_000
+DEFAULT_STALL_S: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
 class RecorderStats:
-    """Counters since `start()`; ``enqueued == stored + dropped + pending`` once idle."""
+    """Counters since `start()`; ``enqueued == stored + dropped + pending`` once idle.
+
+    `spilled` of the `pending` records wait in spill files rather than in memory.
+    """
 
     enqueued: int
     stored: int
@@ -70,6 +89,7 @@ class RecorderStats:
     pending: int
     retries: int
     last_error: str | None
+    spilled: int = 0
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -88,6 +108,25 @@ def _describe(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {lines[0][:200] if lines else ''}"
 
 
+def default_spill_dir(engine: Engine) -> Path:
+    """Beside a sqlite file (``<file>.spill/``); else ``dbstorage/spill`` in the working dir."""
+    database = engine.url.database or ""
+    if is_sqlite(engine) and database not in ("", ":memory:") and not database.startswith("file:"):
+        return Path(database + ".spill")
+    if is_sqlite(engine):  # an in-memory database: it cannot be away, this is never written
+        return Path(tempfile.gettempdir()) / "assistant-mediator-spill"
+    return Path("dbstorage") / "spill"
+
+
+class _FlushMark:
+    """Put in the inbox by `flush`; set once every record before it is stored."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
 class Recorder:
     """Stores every mediator event published in this process; see the module docstring.
 
@@ -99,6 +138,9 @@ class Recorder:
         auto_migrate: create or upgrade the schema on `start()`. None (default) means yes for
             sqlite (a local file, the offline quick start) and no for a server database,
             where ``python db_setup.py`` is required and `start()` refuses to run without it.
+        max_pending: most records kept in memory while the database is failing; beyond it
+            they go to a spill file.
+        spill_dir: where spill files go (see `default_spill_dir`); one folder per database.
     """
 
     def __init__(
@@ -109,9 +151,11 @@ class Recorder:
         flush_interval_s: float = 0.05,
         retry_backoff_max_s: float = 5.0,
         auto_migrate: bool | None = None,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        spill_dir: str | Path | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if batch_size < 1 or max_pending < 1:
+            raise ValueError(f"batch_size and max_pending must be at least 1, got {batch_size}")
         if flush_interval_s < 0 or retry_backoff_max_s <= 0:
             raise ValueError("flush_interval_s must be >= 0 and retry_backoff_max_s > 0")
         self._owns_engine = not isinstance(engine_or_url, Engine)
@@ -122,16 +166,29 @@ class Recorder:
         self._flush_interval_s = flush_interval_s
         self._retry_backoff_max_s = retry_backoff_max_s
         self._auto_migrate = auto_migrate
-        # An RLock, so that a signal handler flushing in the main thread cannot deadlock with
-        # the listener it interrupted there.
-        self._cond = threading.Condition(threading.RLock())
-        self._start_lock = threading.Lock()
-        self._pending: deque[Record] = deque()
-        self._enqueued = self._stored = self._dropped = self._retries = 0
-        self._flush_target = 0
+        self._max_pending = max_pending
+        base = Path(spill_dir) if spill_dir is not None else default_spill_dir(self._engine)
+        self._spill_folder = spill_folder(base, display_url(self._engine))
+        # The publishers' side: an append and, when the writer may be asleep, a wake-up.
+        self._inbox: deque[MediatorEvent | Record | _FlushMark] = deque()
+        self._wake = threading.Event()
+        self._accepting = False
+        # The writer's side (only the writer thread touches these, except to read counters).
+        self._backlog: deque[Record | _FlushMark] = deque()
+        self._spills: deque[SpillFile] = deque()  # oldest first; the last may be `_spilling`
+        self._spilling: SpillFile | None = None  # while set, new records go to this file
+        self._spill_marks: list[tuple[SpillFile, int, _FlushMark]] = []
+        self._schema_ready = False
+        self._taken = self._stored = self._dropped = self._retries = 0
+        self._marks_asked = self._marks_seen = 0
         self._last_error: str | None = None
+        # Lifecycle. Reentrant: a signal handler that flushes may interrupt a holder of it.
+        self._lock = threading.RLock()
+        self._start_lock = threading.Lock()
         self._state = "new"
-        self._stop = self._abandon = False
+        self._stop = threading.Event()  # finish what is queued, then end
+        self._give_up = threading.Event()  # spill what is left, then end
+        self._ended = threading.Event()  # the writer has ended
         self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
         self._closed_ok = True
@@ -147,25 +204,45 @@ class Recorder:
     def running(self) -> bool:
         return self._state == "running"
 
+    @property
+    def spill_folder(self) -> Path:
+        """Where this recorder's spill files go (and where it adopts orphaned ones from)."""
+        return self._spill_folder
+
     def start(self) -> Recorder:
-        """Check (or create) the schema, start the writer, subscribe to every topic.
+        """Check (or create) the schema, adopt orphaned spill files, start the writer, subscribe.
 
         Raises `SchemaNotReadyError` (naming ``python db_setup.py``) when the schema is
-        missing or behind and is not migrated automatically, `DatabaseUnavailableError` when
-        the database cannot be reached to check it. Calling it again is a no-op.
+        missing or behind and is not migrated automatically. A database that cannot be reached
+        is not an error: events are kept (in memory, then in a spill file) and stored once it
+        is back; the log says so. Calling it again is a no-op.
         """
         with self._start_lock:
-            with self._cond:
+            with self._lock:
                 if self._state == "running":
                     return self
                 if self._state != "new":
                     raise PersistenceError("this recorder was closed; make a new one")
-            auto = self._auto_migrate
-            revision = ensure_schema(
-                self._engine, upgrade=is_sqlite(self._engine) if auto is None else auto
-            )
-            with self._cond:
+            revision: str | None
+            try:
+                revision = self._ensure_schema()
+            except DatabaseUnavailableError as exc:
+                revision = None
+                self._last_error = exc.reason
+                _logger.warning(
+                    "cannot reach %s (%s): events are kept and stored once it is back",
+                    display_url(self._engine),
+                    exc.reason,
+                )
+            self._spills.extend(orphaned_spills(self._spill_folder))
+            if self._spills:
+                _logger.warning(
+                    "storing %d records left in spill files by processes that ended",
+                    sum(spill.unread for spill in self._spills),
+                )
+            with self._lock:
                 self._state = "running"
+                self._accepting = True
                 self._thread = threading.Thread(
                     target=self._run, name="persistence-recorder", daemon=True
                 )
@@ -175,14 +252,26 @@ class Recorder:
         _logger.info("recording events to %s (schema %s)", display_url(self._engine), revision)
         return self
 
-    def close(self, timeout_s: float = 10.0) -> bool:
-        """Stop listening, store what is queued (waiting up to `timeout_s`), stop the writer.
+    def _ensure_schema(self) -> str:
+        auto = self._auto_migrate
+        revision = ensure_schema(
+            self._engine, upgrade=is_sqlite(self._engine) if auto is None else auto
+        )
+        self._schema_ready = True
+        return revision
 
-        Returns True when every record was stored (or refused for good and logged). Records
-        still unstored after `timeout_s` (the database is away) are given up, with an error
-        logged. Idempotent: later calls return the first call's result at once.
+    def close(self, timeout_s: float | None = None, *, stall_s: float = DEFAULT_STALL_S) -> bool:
+        """Stop listening, store what is queued, stop the writer.
+
+        Waits as long as the database keeps storing records (however many are queued), at
+        most `timeout_s` in all if given. When it stops making progress for `stall_s` (it is
+        away) or the time is up, the records left go to a spill file, and an error is logged
+        with how many and where: the next recorder on this database stores them.
+
+        Returns True when every record was stored (or refused for good and logged).
+        Idempotent: later calls return the first call's result at once.
         """
-        with self._cond:
+        with self._lock:
             if self._state in ("closing", "closed"):
                 return self._closed_ok
             started = self._state == "running"
@@ -190,27 +279,23 @@ class Recorder:
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()
-        ok = self.flush(timeout_s) if started else True
-        with self._cond:
-            self._stop = True
-            self._abandon = not ok
-            self._cond.notify_all()
-            thread = self._thread
+        self._accepting = False
+        ok = self.drain(timeout_s, stall_s=stall_s) if started else True
+        (self._stop if ok else self._give_up).set()
+        self._wake.set()
+        thread = self._thread
         if thread is not None:
-            thread.join(timeout=5.0)
+            thread.join(timeout=30.0)  # spilling what is left is local file writes
         atexit.unregister(self._close_at_exit)
         if self._owns_engine:
             self._engine.dispose()
-        with self._cond:
+        with self._lock:
             self._state = "closed"
             self._closed_ok = ok
-            lost = len(self._pending)
-        if not ok:
-            _logger.error("recorder closed with %d records not stored: %s", lost, self._last_error)
         return ok
 
     def _close_at_exit(self) -> None:
-        self.close(timeout_s=10.0)
+        self.close()
 
     def __enter__(self) -> Recorder:
         return self.start()
@@ -223,139 +308,306 @@ class Recorder:
     ) -> None:
         self.close()
 
-    # -- the publisher's side: enqueue only ---------------------------------------------
+    # -- the publisher's side: an append ------------------------------------------------
 
     def _on_event(self, event: MediatorEvent) -> None:
-        if self._state not in ("running", "closing"):
-            return
-        if isinstance(event, ConversationBound) and event.conversation_id:
-            # Which assistant and backend the conversation uses: a fact for its row.
-            self._enqueue(
-                ConversationNote(
-                    event.conversation_id,
-                    event.assistant_id or None,
-                    event.backend or None,
-                    at=event.at,
-                )
-            )
-        # An event published outside an exchange (opening a conversation) is its own.
-        exchange_id = event.exchange_id or uuid.uuid4().hex
-        self._enqueue(
-            to_record(event, event_uuid=uuid.uuid4().hex, exchange_id=exchange_id, seq=event.seq)
-        )
-
-    def _enqueue(self, record: Record) -> None:
-        with self._cond:
-            self._pending.append(record)
-            self._enqueued += 1
-            self._cond.notify_all()
+        if self._accepting:
+            self._inbox.append(event)
+            if not self._wake.is_set():
+                self._wake.set()
 
     def save_assistant(self, assistant: AssistantRecord) -> None:
         """Store (or update) a local assistant definition."""
-        self._enqueue(assistant)
+        self._inbox.append(assistant)
+        self._wake.set()
 
     # -- waiting for the writer ---------------------------------------------------------
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every record enqueued before this call is stored; False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            target = self._enqueued
-            self._flush_target = max(self._flush_target, target)
-            self._cond.notify_all()
-            while self._stored + self._dropped < target:
-                remaining = deadline - time.monotonic()
-                thread = self._thread
-                if remaining <= 0 or thread is None or not thread.is_alive():
-                    return False
-                self._cond.wait(remaining)
-            return True
+        mark = _FlushMark()
+        with self._lock:
+            self._marks_asked += 1
+        self._inbox.append(mark)
+        self._wake.set()
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return False
+        return mark.done.wait(timeout_s)
+
+    def drain(self, timeout_s: float | None = None, *, stall_s: float = DEFAULT_STALL_S) -> bool:
+        """Wait until everything queued now is stored, for as long as the writer progresses.
+
+        False when no record was stored for `stall_s` (the database is away) or `timeout_s`
+        passed in all: what is left stays queued (see `spill_now`).
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        mark = _FlushMark()
+        with self._lock:
+            self._marks_asked += 1
+        self._inbox.append(mark)
+        self._wake.set()
+        last, last_change = self._stored + self._dropped, time.monotonic()
+        while not mark.done.wait(min(0.1, stall_s)):
+            thread = self._thread
+            now = time.monotonic()
+            if thread is None or not thread.is_alive():
+                return False
+            if deadline is not None and now >= deadline:
+                return False
+            done = self._stored + self._dropped
+            if done != last:
+                last, last_change = done, now
+            elif now - last_change >= stall_s:
+                return False
+        return True
 
     @property
     def stats(self) -> RecorderStats:
-        with self._cond:
-            return RecorderStats(
-                enqueued=self._enqueued,
-                stored=self._stored,
-                dropped=self._dropped,
-                pending=self._enqueued - self._stored - self._dropped,
-                retries=self._retries,
-                last_error=self._last_error,
-            )
+        with self._lock:
+            unseen_marks = self._marks_asked - self._marks_seen
+        queued = len(self._inbox) - unseen_marks
+        enqueued = self._taken + max(0, queued)
+        return RecorderStats(
+            enqueued=enqueued,
+            stored=self._stored,
+            dropped=self._dropped,
+            pending=max(0, enqueued - self._stored - self._dropped),
+            retries=self._retries,
+            last_error=self._last_error,
+            spilled=sum(spill.unread for spill in list(self._spills)),
+        )
 
     # -- the writer thread --------------------------------------------------------------
 
     def _run(self) -> None:
-        while (batch := self._next_batch()) is not None:
-            self._store(batch)
-
-    def _next_batch(self) -> list[Record] | None:
-        with self._cond:
-            while not self._pending:
-                if self._stop or self._abandon:
-                    return None
-                self._cond.wait()
-            if self._abandon:
-                return None
-            deadline = time.monotonic() + self._flush_interval_s
-            while (
-                len(self._pending) < self._batch_size
-                and not self._stop
-                and self._flush_target <= self._stored + self._dropped
-            ):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
-            count = min(self._batch_size, len(self._pending))
-            return [self._pending.popleft() for _ in range(count)]
-
-    def _store(self, batch: list[Record]) -> None:
-        """Write `batch`, retrying outages; split it to isolate records refused for good."""
-        parts = [batch]
-        attempt = 0
-        while parts:
-            part = parts[0]
-            try:
-                self._writer.write(part)
-            except Exception as exc:
-                if _is_transient(exc):
-                    attempt += 1
-                    if not self._back_off(attempt, exc, len(part)):
+        failures = 0
+        try:
+            while True:
+                self._wait_for_work(failures)
+                self._take_inbox()
+                if self._give_up.is_set():
+                    self._spill_everything()
+                    return
+                if not self._backlog and not self._spills:
+                    if self._stop.is_set() and not self._inbox:
                         return
                     continue
-                if len(part) > 1:
-                    parts[0:1] = [[record] for record in part]
-                    continue
-                self._drop(part[0], exc)
-            else:
-                if attempt:
-                    _logger.info("database reachable again after %d retries", attempt)
-                    attempt = 0
-                with self._cond:
-                    self._stored += len(part)
-                    self._cond.notify_all()
-            parts.pop(0)
+                progressed = self._write_next()
+                failures = 0 if progressed else failures + 1
+                if failures and len(self._backlog) > self._max_pending:
+                    self._start_spilling()
+        except BaseException:  # never silently: the recorder is stuck without its writer
+            _logger.exception("the recorder's writer stopped")
+            raise
+        finally:
+            self._ended.set()
 
-    def _back_off(self, attempt: int, exc: BaseException, size: int) -> bool:
-        """Wait before the next attempt; False when `close` gave up on the database."""
-        reason = _describe(exc)
-        delay = min(self._retry_backoff_max_s, _FIRST_BACKOFF_S * 2 ** min(attempt, 30))
-        log = _logger.warning if attempt == 1 or attempt % 20 == 0 else _logger.debug
-        log(
-            "cannot store %d records (attempt %d, %s); retrying in %.2f s",
-            size,
-            attempt,
-            reason,
-            delay,
+    def _wait_for_work(self, failures: int) -> None:
+        """Sleep until there is something to do: a wake-up, a full batch, or a retry due."""
+        if failures:
+            delay = min(self._retry_backoff_max_s, _FIRST_BACKOFF_S * 2 ** min(failures, 30))
+            self._give_up.wait(delay)
+            return
+        if self._backlog or self._spills:
+            if (
+                len(self._backlog) + len(self._inbox) < self._batch_size
+                and not self._flush_asked()
+                and not self._stop.is_set()
+                and not self._spills
+            ):
+                self._give_up.wait(self._flush_interval_s)  # let a batch fill
+            return
+        self._wake.wait(_IDLE_WAKE_S)
+        self._wake.clear()
+        if self._inbox and not self._flush_asked() and not self._stop.is_set():
+            self._give_up.wait(self._flush_interval_s)
+
+    def _flush_asked(self) -> bool:
+        return self._marks_asked != self._marks_seen
+
+    def _take_inbox(self) -> None:
+        """Move what publishers queued to the backlog (or the spill file), as records."""
+        spilled: list[Record] = []
+        while True:
+            try:
+                item = self._inbox.popleft()
+            except IndexError:
+                break
+            if isinstance(item, _FlushMark):
+                with self._lock:
+                    self._marks_seen += 1
+                if self._spilling is not None:
+                    self._spill(spilled)
+                    spilled = []
+                    self._spill_marks.append((self._spilling, self._spilling.write_offset, item))
+                elif not self._backlog and not self._spills:
+                    item.done.set()
+                else:
+                    self._backlog.append(item)
+                continue
+            records = self._records_of(item)
+            self._taken += len(records)
+            if self._spilling is not None:
+                spilled.extend(records)
+            else:
+                self._backlog.extend(records)
+        self._spill(spilled)
+
+    @staticmethod
+    def _records_of(item: MediatorEvent | Record) -> list[Record]:
+        if not isinstance(item, MediatorEvent):
+            return [item]
+        records: list[Record] = []
+        if isinstance(item, ConversationBound) and item.conversation_id:
+            # Which assistant and backend the conversation uses: a fact for its row.
+            records.append(
+                ConversationNote(
+                    item.conversation_id,
+                    item.assistant_id or None,
+                    item.backend or None,
+                    at=item.at,
+                )
+            )
+        # An event published outside an exchange (opening a conversation) is its own.
+        exchange_id = item.exchange_id or uuid.uuid4().hex
+        records.append(
+            to_record(item, event_uuid=uuid.uuid4().hex, exchange_id=exchange_id, seq=item.seq)
         )
-        with self._cond:
-            self._retries += 1
-            self._last_error = reason
-            deadline = time.monotonic() + delay
-            while not self._abandon and (remaining := deadline - time.monotonic()) > 0:
-                self._cond.wait(remaining)
-            return not self._abandon
+        return records
+
+    def _write_next(self) -> bool:
+        """Store the next batch (spill files first: they are older); False if it failed."""
+        if not self._schema_ready:
+            try:
+                self._ensure_schema()
+                _logger.info("%s is reachable: recording catches up", display_url(self._engine))
+            except DatabaseUnavailableError as exc:
+                self._note_failure(exc.reason)
+                return False
+        if self._spills:
+            return self._write_from_spill(self._spills[0])
+        items: list[Record | _FlushMark] = []
+        batch: list[Record] = []
+        while self._backlog and len(batch) < self._batch_size:
+            item = self._backlog.popleft()
+            items.append(item)
+            if not isinstance(item, _FlushMark):
+                batch.append(item)
+        if not self._store(batch):
+            self._backlog.extendleft(reversed(items))
+            return False
+        while self._backlog and isinstance(self._backlog[0], _FlushMark):
+            items.append(self._backlog.popleft())
+        for item in items:
+            if isinstance(item, _FlushMark):
+                item.done.set()
+        return True
+
+    def _write_from_spill(self, spill: SpillFile) -> bool:
+        frame = spill.peek()
+        if frame is not None:
+            records, end = frame
+            if not self._store(records):
+                return False
+            spill.consumed(end, len(records))
+        if spill.read_offset >= spill.write_offset:  # every record of it is stored
+            self._spills.popleft()
+            if spill is self._spilling:
+                self._spilling = None
+                _logger.info("records spilled during the outage are all stored")
+            spill.close(delete=True)
+        self._release_spill_marks()
+        return True
+
+    def _release_spill_marks(self) -> None:
+        waiting = []
+        for spill, offset, mark in self._spill_marks:
+            if spill not in self._spills or spill.read_offset >= offset:
+                mark.done.set()
+            else:
+                waiting.append((spill, offset, mark))
+        self._spill_marks = waiting
+
+    def _store(self, batch: Sequence[Record]) -> bool:
+        """Write `batch`; False on an outage (nothing counted: writing again is harmless).
+
+        A batch the database refuses for good is written record by record, to drop only the
+        refused ones.
+        """
+        try:
+            self._writer.write(batch)
+        except Exception as exc:
+            if _is_transient(exc):
+                self._note_failure(_describe(exc), size=len(batch))
+                return False
+            if len(batch) == 1:
+                self._drop(batch[0], exc)
+                return True
+            for record in batch:
+                if not self._store([record]):
+                    return False
+            return True
+        if self._retries and self._last_error is not None:
+            _logger.info("database reachable again")
+            self._last_error = None
+        with self._lock:
+            self._stored += len(batch)
+        return True
+
+    def _note_failure(self, reason: str, *, size: int = 0) -> None:
+        self._retries += 1
+        first = self._last_error is None
+        self._last_error = reason
+        log = _logger.warning if first or self._retries % 20 == 0 else _logger.debug
+        log("cannot store %d records (attempt %d, %s); retrying", size, self._retries, reason)
+
+    # -- spilling -----------------------------------------------------------------------
+
+    def _start_spilling(self) -> None:
+        """Move the backlog to a new spill file; new records go there until it is stored."""
+        self._spilling = SpillFile.create(self._spill_folder)
+        self._spills.append(self._spilling)
+        _logger.warning(
+            "the database is away and %d records wait: keeping them in %s until it is back",
+            len(self._backlog),
+            self._spilling.path,
+        )
+        records: list[Record] = []
+        while self._backlog:
+            item = self._backlog.popleft()
+            if isinstance(item, _FlushMark):
+                self._spill(records)
+                records = []
+                self._spill_marks.append((self._spilling, self._spilling.write_offset, item))
+            else:
+                records.append(item)
+        self._spill(records)
+
+    def _spill(self, records: list[Record]) -> None:
+        assert self._spilling is not None or not records
+        for start in range(0, len(records), self._batch_size):
+            assert self._spilling is not None
+            self._spilling.append(records[start : start + self._batch_size])
+
+    def _spill_everything(self) -> None:
+        """Closing with the database away: keep what is left in a file for the next recorder."""
+        if self._backlog and self._spilling is None:
+            self._start_spilling()
+        left = sum(spill.unread for spill in self._spills)
+        for spill in self._spills:
+            spill.sync()
+            spill.close(delete=spill.unread == 0)
+        if left:
+            _logger.error(
+                "closing with %d records not stored (%s): kept in %s; the next recorder "
+                "started on %s stores them",
+                left,
+                self._last_error or "the database did not keep up",
+                self._spill_folder,
+                display_url(self._engine),
+            )
+        self._spills.clear()
 
     def _drop(self, record: Record, exc: BaseException) -> None:
         where = (
@@ -364,7 +616,6 @@ class Recorder:
             else type(record).__name__
         )
         _logger.error("the database refused %s for good (%s); dropped", where, _describe(exc))
-        with self._cond:
+        with self._lock:
             self._dropped += 1
-            self._last_error = _describe(exc)
-            self._cond.notify_all()
+        self._last_error = _describe(exc)

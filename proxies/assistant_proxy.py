@@ -131,6 +131,9 @@ class AssistantProxy:
     async def open_conversation(self) -> str:
         return await self.ensure_thread()
 
+    async def check_assistant(self) -> None:
+        await self._backend.check_assistant(self._assistant_id)
+
     async def list_run_steps(self) -> list[RunStepInfo]:
         """The last run's steps, asked of the API now (never on the reply's path)."""
         if self._run_id is None or self._thread_id is None:

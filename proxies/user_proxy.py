@@ -83,6 +83,13 @@ class UserProxy:
         """Create the remote conversation now instead of with the first message."""
         return await self._mediator.open()
 
+    async def check_assistant(self) -> None:
+        """Confirm the assistant exists before the first message (creates nothing remotely).
+
+        Raises `BackendError` (`BackendNotFoundError` for an unknown id) naming the problem.
+        """
+        await self._mediator.check_assistant()
+
     def send_user_message(self, text: str) -> None:
         """Start an exchange with `text`; must be called from a running event loop."""
         if not isinstance(text, str) or not text.strip():

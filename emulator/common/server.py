@@ -120,6 +120,17 @@ class EmulatorServer:
 
         return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout)
 
+    def owners(self, timeout: float = 10.0) -> frozenset[str]:
+        """The id of every thread and conversation the server holds (read on its loop)."""
+        state, loop = self._state, self._loop
+        if state is None or loop is None:
+            raise RuntimeError("the emulator server is not started")
+
+        async def read() -> frozenset[str]:
+            return frozenset(state.store.threads) | frozenset(state.responses_store.conversations)
+
+        return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout)
+
     # -- start and stop ---------------------------------------------------------------------
     def start(self) -> EmulatorServer:
         if self._thread is not None:

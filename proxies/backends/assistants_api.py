@@ -6,6 +6,7 @@ still speak it. All SDK types stop here: the Assistant Proxy sees only `RunSnaps
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, TypeVar
@@ -156,6 +157,16 @@ class AssistantsBackend(Backend):
             )
         )
         return assistant.id
+
+    async def check_assistant(self, assistant_id: str) -> None:
+        def retrieve() -> Any:
+            # The SDK marks this method "deprecated" with no more words than that (the whole
+            # protocol is retired by OpenAI, still served by compatible servers and ours).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return self._client.beta.assistants.retrieve(assistant_id)
+
+        await call_sdk(retrieve)
 
     async def create_thread(self) -> str:
         thread = await call_sdk(lambda: self._threads.create())

@@ -139,6 +139,13 @@ class Backend(ABC):
     async def create_assistant(self, definition: AssistantDefinition) -> str:
         """Make the assistant known to the remote side and return its id."""
 
+    async def check_assistant(self, assistant_id: str) -> None:
+        """Raise `BackendNotFoundError` if `assistant_id` is unknown; create nothing.
+
+        The default checks nothing (a protocol with no assistant objects of its own).
+        """
+        return None
+
     @abstractmethod
     async def create_thread(self) -> str:
         """Open a conversation on the remote side and return its id."""

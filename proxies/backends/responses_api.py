@@ -143,6 +143,9 @@ class ResponsesBackend(Backend):
             definition = self._definitions[assistant_id] = found
         return definition
 
+    async def check_assistant(self, assistant_id: str) -> None:
+        await self._definition(assistant_id)
+
     async def _new_exchange(
         self, thread_id: str, assistant_id: str, exchange_id: str | None, text: str
     ) -> _Exchange:

@@ -147,12 +147,18 @@ def test_assistant_setup_on_the_offline_assistants_protocol_keeps_the_demo_id(
     assert f"ASSISTANT_ID={_sample_assistant_id()}" in env_file.read_text()
 
 
-def test_unknown_responses_assistant_is_a_clear_error(tmp_path: Path) -> None:
-    env = _clean_env(tmp_path, ASSISTANT_ID="asst_nobody_made")
+@pytest.mark.parametrize("protocol", ["responses", "assistants"])
+def test_unknown_assistant_is_named_at_start_before_any_question(
+    tmp_path: Path, protocol: str
+) -> None:
+    env = _clean_env(tmp_path, ASSISTANT_ID="asst_nobody_made", ASSISTANT_BACKEND=protocol)
     result = _run([str(ROOT / "terminal_chat.py")], "hello\nexit\n", tmp_path, env)
-    assert result.returncode == 0, result.stderr
-    assert "No assistant definition found with id 'asst_nobody_made'" in result.stdout
-    assert "assistant_setup.py" in result.stdout
+    assert result.returncode == 1, result.stderr
+    assert "asst_nobody_made" in result.stderr
+    assert "User:" not in result.stdout  # no question was asked of a missing assistant
+    assert "Traceback" not in result.stderr
+    if protocol == "responses":
+        assert "assistant_setup.py" in result.stderr
 
 
 @pytest.mark.parametrize("mediator_type", ["basic", "stateMachine"])

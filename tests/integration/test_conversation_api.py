@@ -145,6 +145,9 @@ def test_public_api_is_pinned() -> None:
             "tool_call_detail",
             "tool_call_line",
             "unfinished_conversations",
+            # A page reopening a conversation (`?conversation=ID`).
+            "interrupted_exchange",
+            "recorded_transcript",
         ]
     )
     for name in conversation.__all__:
@@ -173,3 +176,18 @@ async def test_open_conversation_against_a_closed_port_raises_a_toolkit_error() 
         async with conversation.open_conversation(settings=settings):
             pass
     assert isinstance(info.value, conversation.BackendError)
+
+
+@pytest.mark.parametrize("protocol", ["responses", "assistants"])
+async def test_open_conversation_names_an_unknown_assistant_and_creates_nothing(
+    protocol: str,
+) -> None:
+    from conversation.offline import embedded_emulator
+
+    settings = _settings(ASSISTANT_BACKEND=protocol)
+    server = embedded_emulator()
+    before = server.owners()
+    with pytest.raises(conversation.BackendError, match="asst_nobody_made"):
+        async with conversation.open_conversation("asst_nobody_made", settings=settings):
+            pass
+    assert server.owners() == before

@@ -77,6 +77,9 @@ class FakeAssistant:
         self.calls.append(("open_conversation", None))
         return "thread_fake"
 
+    async def check_assistant(self) -> None:
+        self.calls.append(("check_assistant", None))
+
     async def cancel(self) -> None:
         self.calls.append(("cancel", None))
 

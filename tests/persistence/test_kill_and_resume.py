@@ -30,6 +30,10 @@ from mediator.journal import JournalCall, JournalExchange
 from persistence import DatabaseJournal, make_engine, upgrade_schema
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Each test runs two or three Python processes one after the other: on a busy machine their
+# start-up alone can take longer than the suite's 60 s per test.
+pytestmark = pytest.mark.timeout(300)
 PRICE = ToolSpec("get_stock_price", {"symbol": "AAPL"})
 SLOW_TURN_S = 1.5
 T = TypeVar("T")
