@@ -19,6 +19,7 @@ from conversation.api import (
     unfinished_conversations,
 )
 from conversation.demo import DEMO_ASSISTANT_ID
+from conversation.environment import expose_dotenv
 from conversation.settings import Settings, SettingsError, load_settings
 from conversation.transcripts import interrupted_exchange, recorded_transcript
 from mediator.errors import (
@@ -50,6 +51,8 @@ from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import ConversationBusyError, UserProxy
 from tools.formatting import ToolCallDetail, pretty_json, tool_call_detail, tool_call_line
+
+expose_dotenv()  # the seed's snippet reads os.environ["ASSISTANT_ID"] kept in .env
 
 __all__ = [
     "DEMO_ASSISTANT_ID",

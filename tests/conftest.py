@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from emulator import EmulatorServer
+# No test sees a developer's .env through os.environ (`import conversation` would copy it).
+os.environ["ASSISTANT_MEDIATOR_NO_DOTENV"] = "1"
+
+from emulator import EmulatorServer  # noqa: E402
 
 # yfinance speaks HTTP through libcurl, below `socket`: guard that path too (autouse fixture).
 from tests.network_guard_curl import refused_curl_hosts  # noqa: F401

@@ -107,6 +107,17 @@ def test_seed_snippet_runs_verbatim_offline(tmp_path: Path) -> None:
     assert "NVDA" in result.stdout.split("Assistant: ")[1]
 
 
+def test_seed_snippet_reads_the_assistant_id_from_dotenv_alone(tmp_path: Path) -> None:
+    script = tmp_path / "snippet.py"
+    script.write_text(SEED_SNIPPET)
+    (tmp_path / ".env").write_text(f"ASSISTANT_ID={_sample_assistant_id()}\n")
+    env = _clean_env(tmp_path)
+    env.pop("ASSISTANT_MEDIATOR_NO_DOTENV", None)  # the suite's own guard; users do not set it
+    result = _run([str(script)], "What is the price of NVDA?\nexit\n", tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert "NVDA" in result.stdout.split("Assistant: ")[1]
+
+
 def test_assistant_setup_stores_a_responses_assistant_the_chat_then_uses(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("MEDIATOR_TYPE=basic\nASSISTANT_ID=old\n")
