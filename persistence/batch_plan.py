@@ -77,9 +77,12 @@ class WriterMemory:
         self.run_starts.remember(plan.known_starts)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConversationSpan:
-    """A conversation touched by the batch: its first session and its first and last times."""
+    """A conversation touched by the batch: its first session and its first and last times.
+
+    Widened in place as the batch's events are folded in (one object per conversation).
+    """
 
     conversation_id: str
     session_id: str | None
@@ -178,10 +181,10 @@ def _span(plan: BatchPlan, event: EventRecord) -> None:
         plan.conversations[conversation] = ConversationSpan(
             conversation, event.session_id, event.at, event.at
         )
-    else:
-        plan.conversations[conversation] = replace(
-            span, first_at=min(span.first_at, event.at), last_at=max(span.last_at, event.at)
-        )
+    elif event.at < span.first_at:
+        span.first_at = event.at
+    elif event.at > span.last_at:
+        span.last_at = event.at
 
 
 def _run_change(

@@ -15,6 +15,7 @@ Only the recorder's writer thread uses a `BatchWriter`; it is not thread-safe.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -32,6 +33,9 @@ _EVENT_COLUMNS = (
     "topic", "state", "previous_state", "trigger", "tool_name", "call_id", "input", "output",
     "code", "is_error", "at",
 )  # fmt: skip
+
+
+_event_values = attrgetter(*_EVENT_COLUMNS)
 
 
 def _message_row(event: EventRecord) -> dict[str, Any]:
@@ -106,7 +110,7 @@ class BatchWriter:
             run(sql.insert_runs, [_run_row(start) for start in plan.run_starts])
         self._backfill(connection, plan)
         if plan.events:
-            rows = [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in plan.events]
+            rows = [dict(zip(_EVENT_COLUMNS, _event_values(e), strict=True)) for e in plan.events]
             run(sql.insert_events, rows)
         if messages := plan.messages:
             run(sql.insert_messages, [_message_row(e) for e in messages])
