@@ -19,6 +19,9 @@ from proxies.backends.base import AssistantCatalog, AssistantDefinition
 class MemoryCatalog:
     """Definitions held in this process (tests, and the built-in demo)."""
 
+    #: Looked up inline: a worker thread would cost more than the dict lookup.
+    blocks = False
+
     def __init__(self, definitions: dict[str, AssistantDefinition] | None = None) -> None:
         self._definitions = dict(definitions or {})
         self._lock = threading.Lock()
