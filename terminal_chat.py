@@ -26,6 +26,7 @@ import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Protocol
@@ -91,8 +92,13 @@ class TerminalReader:
         self._session: PromptSession[str] = PromptSession(history=history)
 
     async def read(self, prompt: str) -> str | None:
+        from prompt_toolkit.patch_stdout import patch_stdout
+
         try:
-            return await self._session.prompt_async(prompt)
+            # What another thread prints meanwhile (the conversation being built, see
+            # `Warmup`) appears above the prompt, not inside the line being typed.
+            with patch_stdout():
+                return await self._session.prompt_async(prompt)
         except KeyboardInterrupt:
             raise Interrupted from None
         except EOFError:
@@ -125,7 +131,10 @@ class LineReader:
             if line == "" and not self._interactive:
                 line = None
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._deliver, line)
+            try:
+                self._loop.call_soon_threadsafe(self._deliver, line)
+            except RuntimeError:  # the chat ended (Ctrl-C) while this read was waiting
+                return
 
     def _deliver(self, line: str | None) -> None:
         if self._pending is not None and not self._pending.done():
@@ -204,27 +213,88 @@ async def exchange(
         print(response, flush=True)
 
 
+class Warmup:
+    """The new conversation, built on a worker thread while the first prompt waits for the user.
+
+    Building it loads the SDK, the recorder's database layer and (offline) the emulator: about
+    two seconds that the user spends typing the first message instead of watching an empty
+    terminal. A daemon thread, so Ctrl-C at the prompt never waits for it; its error (a
+    database that cannot be used, a bad setting) is raised where the conversation is first
+    needed.
+    """
+
+    def __init__(self, settings: conversation.Settings, assistant_id: str | None) -> None:
+        self._done = threading.Event()
+        self._user: conversation.UserProxy | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._build, args=(settings, assistant_id), name="warmup", daemon=True
+        )
+        self._thread.start()
+
+    def _build(self, settings: conversation.Settings, assistant_id: str | None) -> None:
+        try:
+            self._user = conversation.start_conversation(assistant_id, settings=settings)
+        except BaseException as exc:  # handed to the main thread by `result`
+            self._error = exc
+        finally:
+            self._done.set()
+
+    async def result(self) -> conversation.UserProxy:
+        if not self._done.is_set():
+            await asyncio.to_thread(self._done.wait)
+        if self._error is not None:
+            raise self._error
+        assert self._user is not None
+        return self._user
+
+
+class Session:
+    """The chat's conversation, ready when first needed, with the transcript listening."""
+
+    def __init__(self, warmup: Warmup | conversation.UserProxy) -> None:
+        self._pending = warmup
+        self.transcript = Transcript()
+        self.user: conversation.UserProxy | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def ready(self) -> conversation.UserProxy:
+        if self.user is None:
+            pending = self._pending
+            user = await pending.result() if isinstance(pending, Warmup) else pending
+            topics = [ToolExecuted.topic, MessageDelta.topic]
+            self._unsubscribe = user.on_event(self.transcript, topics=topics).close
+            self.user = user
+        return self.user
+
+    async def aclose(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.user is not None:
+            await self.user.aclose()
+
+
 async def chat(assistant_id: str | None = None, resume: str | None = None) -> int:
     if resume is not None:
-        user_proxy = conversation.resume_conversation(resume, assistant_id)
+        session = Session(conversation.resume_conversation(resume, assistant_id))
     else:
-        user_proxy = conversation.start_conversation(assistant_id)
+        # Settings are read here, so that a bad one is reported before the prompt.
+        session = Session(Warmup(conversation.load_settings(), assistant_id))
     reader = make_reader()
-    transcript = Transcript()
-    subscription = user_proxy.on_event(transcript, topics=[ToolExecuted.topic, MessageDelta.topic])
     try:
-        if user_proxy.interrupted is not None:
-            print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
-            await exchange(user_proxy, None, transcript)
+        if resume is not None:
+            user_proxy = await session.ready()
+            if user_proxy.interrupted is not None:
+                print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
+                await exchange(user_proxy, None, session.transcript)
         while True:
             user_input = await reader.read(PROMPT)
             if user_input is None or user_input.strip().lower() == "exit":
                 break
             if user_input.strip():
-                await exchange(user_proxy, user_input, transcript)
+                await exchange(await session.ready(), user_input, session.transcript)
     finally:
-        subscription.close()
-        await user_proxy.aclose()
+        await session.aclose()
     return 0
 
 
