@@ -26,9 +26,10 @@ import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import conversation
 from conversation import MediatorEvent, MessageDelta, ToolExecuted, tool_call_line
@@ -91,8 +92,13 @@ class TerminalReader:
         self._session: PromptSession[str] = PromptSession(history=history)
 
     async def read(self, prompt: str) -> str | None:
+        from prompt_toolkit.patch_stdout import patch_stdout
+
         try:
-            return await self._session.prompt_async(prompt)
+            # What another thread prints meanwhile (the conversation being built, see
+            # `Warmup`) appears above the prompt, not inside the line being typed.
+            with patch_stdout():
+                return await self._session.prompt_async(prompt)
         except KeyboardInterrupt:
             raise Interrupted from None
         except EOFError:
@@ -127,7 +133,7 @@ class LineReader:
             assert self._loop is not None
             try:
                 self._loop.call_soon_threadsafe(self._deliver, line)
-            except RuntimeError:  # the loop is closed: the chat ended (Ctrl-C) while we read
+            except RuntimeError:  # the chat ended (Ctrl-C) while this read was waiting
                 return
 
     def _deliver(self, line: str | None) -> None:
@@ -207,29 +213,120 @@ async def exchange(
         print(response, flush=True)
 
 
+class Warmup:
+    """The new conversation, built on a worker thread while the first prompt waits for the user.
+
+    Building it loads the SDK, the recorder's database layer and (offline) the emulator: about
+    two seconds that the user spends typing the first message instead of watching an empty
+    terminal. A daemon thread, so Ctrl-C at the prompt never waits for it; its error (a
+    database that cannot be used, a bad setting) is raised where the conversation is first
+    needed.
+    """
+
+    def __init__(self, settings: conversation.Settings, assistant_id: str | None) -> None:
+        self._done = threading.Event()
+        self._user: conversation.UserProxy | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._build, args=(settings, assistant_id), name="warmup", daemon=True
+        )
+        self._thread.start()
+
+    def _build(self, settings: conversation.Settings, assistant_id: str | None) -> None:
+        try:
+            self._user = conversation.start_conversation(assistant_id, settings=settings)
+        except BaseException as exc:  # handed to the main thread by `result`
+            self._error = exc
+        finally:
+            self._done.set()
+
+    async def result(self) -> conversation.UserProxy:
+        if not self._done.is_set():
+            await asyncio.to_thread(self._done.wait)
+        if self._error is not None:
+            raise self._error
+        assert self._user is not None
+        return self._user
+
+
+class Session:
+    """The chat's conversation, ready when first needed, with the transcript listening.
+
+    A new conversation also checks its assistant when it is ready, so a wrong ASSISTANT_ID is
+    named at start (while the user types), not after the first question.
+    """
+
+    def __init__(self, warmup: Warmup | conversation.UserProxy, *, check: bool = False) -> None:
+        self._pending = warmup
+        self._check = check
+        self.transcript = Transcript()
+        self.user: conversation.UserProxy | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._readying: asyncio.Future[conversation.UserProxy] | None = None
+
+    def start(self) -> asyncio.Future[conversation.UserProxy]:
+        """Get ready in the background (once); the same future on every call."""
+        if self._readying is None:
+            self._readying = asyncio.ensure_future(self._get_ready())
+        return self._readying
+
+    async def ready(self) -> conversation.UserProxy:
+        return await asyncio.shield(self.start())
+
+    async def _get_ready(self) -> conversation.UserProxy:
+        pending = self._pending
+        user = await pending.result() if isinstance(pending, Warmup) else pending
+        topics = [ToolExecuted.topic, MessageDelta.topic]
+        self._unsubscribe = user.on_event(self.transcript, topics=topics).close
+        self.user = user
+        if self._check:
+            await user.check_assistant()
+        return user
+
+    async def read(self, reader: Reader) -> str | None:
+        """The next line; raises at once if getting ready failed meanwhile (a wrong assistant)."""
+        read = asyncio.ensure_future(reader.read(PROMPT))
+        readying = self.start()
+        if not readying.done():
+            waiting: set[asyncio.Future[Any]] = {read, readying}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if readying.done() and readying.exception() is not None:
+            read.cancel()
+            await asyncio.gather(read, return_exceptions=True)
+            readying.result()  # raises the failure
+        return await read
+
+    async def aclose(self) -> None:
+        if self._readying is not None and not self._readying.done():
+            self._readying.cancel()
+            await asyncio.gather(self._readying, return_exceptions=True)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.user is not None:
+            await self.user.aclose()
+
+
 async def chat(assistant_id: str | None = None, resume: str | None = None) -> int:
     if resume is not None:
-        user_proxy = conversation.resume_conversation(resume, assistant_id)
+        session = Session(conversation.resume_conversation(resume, assistant_id))
     else:
-        user_proxy = conversation.start_conversation(assistant_id)
+        # Settings are read here, so that a bad one is reported before the prompt.
+        session = Session(Warmup(conversation.load_settings(), assistant_id), check=True)
     reader = make_reader()
-    transcript = Transcript()
-    subscription = user_proxy.on_event(transcript, topics=[ToolExecuted.topic, MessageDelta.topic])
     try:
-        if resume is None:  # a wrong ASSISTANT_ID is named now, not after the first question
-            await user_proxy.check_assistant()
-        if user_proxy.interrupted is not None:
-            print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
-            await exchange(user_proxy, None, transcript)
+        if resume is not None:
+            user_proxy = await session.ready()
+            if user_proxy.interrupted is not None:
+                print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
+                await exchange(user_proxy, None, session.transcript)
         while True:
-            user_input = await reader.read(PROMPT)
+            user_input = await session.read(reader)
             if user_input is None or user_input.strip().lower() == "exit":
                 break
             if user_input.strip():
-                await exchange(user_proxy, user_input, transcript)
+                await exchange(await session.ready(), user_input, session.transcript)
     finally:
-        subscription.close()
-        await user_proxy.aclose()
+        await session.aclose()
     return 0
 
 
@@ -271,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     except conversation.PersistenceError as exc:  # --list or --resume need the database
         print(f"Database error: {exc}", file=sys.stderr)
         return 1
-    except conversation.BackendError as exc:  # the assistant, checked before the first prompt
+    except conversation.BackendError as exc:  # the assistant, checked while the prompt waits
         print(f"Error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,77 +1,166 @@
-"""Fifty conversations in one process against the emulator, against one on its own.
+"""Many users at once in one process: the toolkit against the minimal SDK loop doing the same
+work, side by side against one emulator, in interleaved blocks.
 
-    python -m bench.bench_concurrency [--conversations 50] [--delay 0.5]
+    python -m bench.bench_concurrency [--conversations 200] [--blocks 3] [--delay 0.5]
 
-Nothing in the toolkit may block the event loop, so fifty concurrent exchanges should take
-about as long as one. Writes `bench/results/concurrency.md`.
+As a server handling many users would use the public API: each user starts a conversation,
+holds one exchange (a tool call, then a reply), and closes it; all users start together.
+Reported per contender: wall time, client CPU, when users got their answer (p50 and p99 of
+the completion times, as a fraction of the wall time: 1.0 for both means everyone waited
+for everyone, lockstep), and the growth of this process's resident memory during the block.
+Ratios divide medians by the minimal loop's from the same run. Writes
+`bench/results/concurrency.md`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_exchange import ToolThenReply  # noqa: E402
-from conversation.wiring import wire_to_server  # noqa: E402
-from emulator import EmulatorServer  # noqa: E402
-from proxies.policy import ExchangePolicy  # noqa: E402
-from proxies.user_proxy import UserProxy  # noqa: E402
+from bench.harness import (  # noqa: E402
+    MINIMAL,
+    QUESTION,
+    Contender,
+    EmulatorProcess,
+    Recording,
+    Spread,
+    describe_machine,
+    load_average,
+    now,
+    rotate,
+    toolkit,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "concurrency.md"
-POLICY = ExchangePolicy(deadline_s=60, poll_initial_s=0.05, poll_max_s=0.2)
 
 
-async def _chat(server: EmulatorServer, protocol: str, delivery: str) -> UserProxy:
-    user = wire_to_server(server.base_url, protocol=protocol, delivery=delivery, policy=POLICY)
-    await user.open()
-    return user
+@dataclass
+class Tally:
+    wall_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    failures: int = 0
 
 
-async def _timed(users: list[UserProxy]) -> float:
-    start = time.perf_counter()
-    await asyncio.gather(*(u.ask("price of AAPL") for u in users))
+def resident_mb() -> float:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * 4096 / 2**20
+
+
+async def one_user(contender: Contender, base_url: str, start: float) -> float:
+    chat = await contender.open(base_url)
+    try:
+        await chat.ask(QUESTION)
+    finally:
+        await chat.aclose()
     return time.perf_counter() - start
 
 
-async def measure(protocol: str, delivery: str, n: int, delay: float) -> tuple[float, float]:
-    with EmulatorServer(ToolThenReply(delay), poll_after_ms=100, queue_delay=0.0) as server:
-        one = [await _chat(server, protocol, delivery)]
-        many = [await _chat(server, protocol, delivery) for _ in range(n)]
-        try:
-            return await _timed(one), await _timed(many)
-        finally:
-            for user in one + many:
-                await user.aclose()
+async def watch_memory(peak: list[float]) -> None:
+    while True:
+        peak[0] = max(peak[0], resident_mb())
+        await asyncio.sleep(0.05)
 
 
-async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=50)
-    parser.add_argument("--delay", type=float, default=0.5, help="seconds per model turn")
-    args = parser.parse_args()
-    os.environ.setdefault("QUOTE_SOURCE", "simulated")
-    lines = [
-        f"{args.conversations} concurrent conversations vs one; each exchange is one tool call "
-        f"and a reply, model turns of {args.delay:g} s; {os.cpu_count()} cores.",
-        "",
-        f"| protocol | delivery | one (s) | {args.conversations} concurrent (s) | ratio |",
-        "|---|---|---|---|---|",
+async def block(contender: Contender, emulator: EmulatorProcess, users: int, tally: Tally) -> None:
+    baseline = resident_mb()
+    peak = [baseline]
+    watcher = asyncio.create_task(watch_memory(peak))
+    wall_before, cpu_before = now()
+    try:
+        outcomes = await asyncio.gather(
+            *(one_user(contender, emulator.base_url, wall_before) for _ in range(users)),
+            return_exceptions=True,
+        )
+    finally:
+        wall_after, cpu_after = now()
+        watcher.cancel()
+        contender.after_block()
+    done = sorted(o for o in outcomes if isinstance(o, float))
+    tally.failures += users - len(done)
+    wall = wall_after - wall_before
+    tally.wall_s.append(wall)
+    tally.cpu_s.append(cpu_after - cpu_before)
+    if done:
+        tally.p50.append(statistics.median(done) / wall)
+        tally.p99.append(done[min(len(done) - 1, round(0.99 * (len(done) - 1)))] / wall)
+    tally.rss_mb.append(peak[0] - baseline)
+
+
+async def measure(
+    args: argparse.Namespace,
+) -> tuple[dict[str, Tally], list[tuple[float, float, float]]]:
+    recording = Recording()
+    entries = [
+        MINIMAL,
+        toolkit("responses", "stream", record=True, recording=recording),
+        toolkit("responses", "stream", record=False, recording=recording),
     ]
-    for protocol in ("assistants", "responses"):
-        for delivery in ("poll", "stream"):
-            one, many = await measure(protocol, delivery, args.conversations, args.delay)
-            print(f"{protocol:10s} {delivery:6s} one {one:.2f} s   many {many:.2f} s")
-            lines.append(f"| {protocol} | {delivery} | {one:.2f} | {many:.2f} | {many / one:.2f} |")
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"written to {RESULTS}")
+    tallies = {c.name: Tally() for c in entries}
+    loads = [load_average()]
+    with EmulatorProcess(args.delay) as emulator:
+        for number in range(args.blocks):
+            for contender in rotate(entries, number):
+                await block(contender, emulator, args.conversations, tallies[contender.name])
+            loads.append(load_average())
+            print(f"block {number + 1}/{args.blocks} done, load {loads[-1][0]:.2f}", flush=True)
+    return tallies, loads
+
+
+def report(
+    args: argparse.Namespace, tallies: dict[str, Tally], loads: list[tuple[float, float, float]]
+) -> str:
+    floor = tallies[MINIMAL.name]
+    floor_wall, floor_cpu = Spread.of(floor.wall_s).median, Spread.of(floor.cpu_s).median
+    lines = [
+        f"{args.conversations} users at once, each: start a conversation, one exchange (a tool "
+        f"call, then a reply; model turns of {args.delay:g} s), close it. {args.blocks} "
+        f"interleaved blocks per contender, emulator in its own process; "
+        f"{describe_machine(loads)}. Figures are min / **median** / max over the blocks; "
+        f"ratios divide medians by the minimal loop's from the same run. p50 and p99 are "
+        f"when users had their answer, as a fraction of the block's wall time.",
+        "",
+        "| client | wall time (s) | ratio | client CPU (s) | ratio | p50 / wall | p99 / wall "
+        "| memory growth (MB) | failed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, tally in tallies.items():
+        wall, cpu = Spread.of(tally.wall_s), Spread.of(tally.cpu_s)
+        lines.append(
+            f"| {name} | {wall.show(2)} | {wall.median / floor_wall:.2f}x | {cpu.show(2)} | "
+            f"{cpu.median / floor_cpu:.2f}x | {Spread.of(tally.p50).median:.2f} | "
+            f"{Spread.of(tally.p99).median:.2f} | {Spread.of(tally.rss_mb).median:.0f} | "
+            f"{tally.failures} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--blocks", type=int, default=3)
+    parser.add_argument("--delay", type=float, default=0.5, help="seconds per model turn")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    tallies, loads = asyncio.run(measure(args))
+    text = report(args, tallies, loads)
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(f"written to {args.output}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())

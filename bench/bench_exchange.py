@@ -1,159 +1,152 @@
-"""Added latency and HTTP requests per exchange: toolkit polling vs toolkit streaming vs the
-SDK's own `create_and_poll` loop, against the emulator with a fixed model delay.
+"""Added latency, client CPU and HTTP requests per exchange: the toolkit's modes side by side
+with the minimal SDK loop, in one process, against one emulator, in interleaved blocks.
 
-    python -m bench.bench_exchange [--exchanges 10] [--delay 0.3] [--poll-after-ms 100]
+    python -m bench.bench_exchange [--blocks 6] [--exchanges 5] [--delay 0.3]
 
-*Added latency* is the client's completion time minus the emulator's: the emulator finishes
-an exchange when its last model turn ends (the turn's start, seen by the model, plus its
-fixed delay), so the difference is what the client's way of waiting costs. Requests are
-counted on the server. Writes `bench/results/exchange.md`.
+Each exchange is one tool call then a reply; each model turn takes `--delay` seconds on the
+emulator. *Added latency* is the exchange's whole wall time (message sent to reply in hand)
+minus the model's time (two turns): what the client's way of sending, waiting and reading
+costs, on every turn. *Client CPU* is this process's CPU time per exchange (the emulator runs
+in a child process). Each block opens one conversation per contender and holds `--exchanges`
+exchanges in it (a long conversation); figures are min / median / max over the blocks, ratios
+divide medians by the minimal loop's. Writes `bench/results/exchange.md`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
 import sys
-import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from openai import AsyncOpenAI  # noqa: E402
-
-from conversation.wiring import wire_to_server  # noqa: E402
-from emulator import (  # noqa: E402
-    DEMO_ASSISTANT_ID,
-    CallTools,
-    EmulatorServer,
-    Fault,
-    Reply,
-    ToolSpec,
-    Turn,
-    TurnContext,
+from bench.harness import (  # noqa: E402
+    MINIMAL,
+    QUESTION,
+    SDK_ASSISTANTS,
+    Contender,
+    EmulatorProcess,
+    Recording,
+    Spread,
+    describe_machine,
+    load_average,
+    now,
+    rotate,
+    toolkit,
 )
-from proxies.policy import ExchangePolicy  # noqa: E402
-from tools import demo_registry  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "exchange.md"
+TURNS = 2  # model turns per exchange: the tool call, the reply
 
 
 @dataclass
-class ToolThenReply:
-    """Every exchange: one tool call, then a reply; each turn takes `delay` seconds."""
+class Tally:
+    """One contender's per-block averages."""
 
-    delay: float
-    finished_at: list[float] = field(default_factory=list)
-
-    def decide(self, context: TurnContext) -> Turn:
-        if not context.tool_calls:
-            return CallTools([ToolSpec("get_stock_price", {"symbol": "AAPL"})], delay=self.delay)
-        self.finished_at.append(time.time() + self.delay)
-        return Reply("AAPL checked.", delay=self.delay)
+    latency_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    requests: list[float] = field(default_factory=list)
 
 
-async def toolkit_exchange(server: EmulatorServer, protocol: str, delivery: str) -> None:
-    user = wire_to_server(
-        server.base_url,
-        protocol=protocol,
-        delivery=delivery,
-        policy=ExchangePolicy(deadline_s=60),
-    )
-    await user.open()
+def contenders(recording: Recording) -> list[Contender]:
+    return [
+        MINIMAL,
+        toolkit("responses", "stream", record=True, recording=recording),
+        toolkit("responses", "stream", record=False, recording=recording),
+        toolkit("responses", "poll", record=True, recording=recording),
+        toolkit("assistants", "stream", record=True, recording=recording),
+        toolkit("assistants", "poll", record=True, recording=recording),
+        SDK_ASSISTANTS,
+    ]
+
+
+async def block(
+    contender: Contender, emulator: EmulatorProcess, exchanges: int, tally: Tally
+) -> None:
+    chat = await contender.open(emulator.base_url)
     try:
-        await user.ask("price of AAPL")
+        await chat.ask(QUESTION)  # warm: the first exchange pays for connections and caches
+        requests_before, _ = emulator.stats()
+        wall_before, cpu_before = now()
+        for _ in range(exchanges):
+            await chat.ask(QUESTION)
+        wall_after, cpu_after = now()
+        requests_after, _ = emulator.stats()
     finally:
-        await user.aclose()
-
-
-async def sdk_create_and_poll(server: EmulatorServer) -> None:
-    """The loop the SDK's own helpers give: create_and_poll, submit_..._and_poll, list."""
-    registry = demo_registry()
-    async with AsyncOpenAI(api_key="bench", base_url=server.base_url) as client:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            threads = client.beta.threads
-            thread = await threads.create()
-            await threads.messages.create(thread.id, role="user", content="price of AAPL")
-            run = await threads.runs.create_and_poll(
-                thread_id=thread.id, assistant_id=DEMO_ASSISTANT_ID
-            )
-            while run.status == "requires_action" and run.required_action is not None:
-                outputs = []
-                for call in run.required_action.submit_tool_outputs.tool_calls:
-                    from tools.types import ToolCall
-
-                    result = await registry.execute(
-                        ToolCall(call.id, call.function.name, call.function.arguments)
-                    )
-                    outputs.append({"tool_call_id": call.id, "output": result.output})
-                run = await threads.runs.submit_tool_outputs_and_poll(
-                    run_id=run.id,
-                    thread_id=thread.id,
-                    tool_outputs=outputs,  # type: ignore[arg-type]
-                )
-            await threads.messages.list(thread.id, run_id=run.id)
-
-
-MODES = {
-    "toolkit, Assistants, polling": lambda s: toolkit_exchange(s, "assistants", "poll"),
-    "toolkit, Assistants, streaming": lambda s: toolkit_exchange(s, "assistants", "stream"),
-    "toolkit, Responses, polling": lambda s: toolkit_exchange(s, "responses", "poll"),
-    "toolkit, Responses, streaming": lambda s: toolkit_exchange(s, "responses", "stream"),
-    "SDK create_and_poll (Assistants)": sdk_create_and_poll,
-}
+        await chat.aclose()
+        contender.after_block()
+    model_s = TURNS * emulator.delay * exchanges
+    tally.latency_ms.append((wall_after - wall_before - model_s) * 1000 / exchanges)
+    tally.cpu_ms.append((cpu_after - cpu_before) * 1000 / exchanges)
+    tally.requests.append((requests_after - requests_before) / exchanges)
 
 
 async def measure(
-    mode: str, exchanges: int, delay: float, poll_after_ms: int
-) -> tuple[float, float]:
-    model = ToolThenReply(delay)
-    with EmulatorServer(model, poll_after_ms=poll_after_ms, queue_delay=0.0) as server:
-        counter = server.faults.add(Fault(status=None, times=None))  # counts every request
-        added: list[float] = []
-        for _ in range(exchanges):
-            await MODES[mode](server)
-            added.append(time.time() - model.finished_at[-1])
-        requests = server.faults.fired(counter) / exchanges
-    return statistics.mean(added) * 1000, requests
+    args: argparse.Namespace,
+) -> tuple[dict[str, Tally], list[tuple[float, float, float]], float]:
+    recording = Recording()
+    entries = contenders(recording)
+    tallies = {c.name: Tally() for c in entries}
+    loads = [load_average()]
+    with EmulatorProcess(args.delay, args.poll_after_ms) as emulator:
+        for number in range(args.blocks):
+            for contender in rotate(entries, number):
+                await block(contender, emulator, args.exchanges, tallies[contender.name])
+            loads.append(load_average())
+            print(f"block {number + 1}/{args.blocks} done, load {loads[-1][0]:.2f}", flush=True)
+        _, emulator_cpu = emulator.stats()
+    return tallies, loads, emulator_cpu
 
 
-async def main() -> int:
+def report(
+    args: argparse.Namespace,
+    tallies: dict[str, Tally],
+    loads: list[tuple[float, float, float]],
+    emulator_cpu: float,
+) -> str:
+    floor = tallies[MINIMAL.name]
+    floor_latency = Spread.of(floor.latency_ms).median
+    floor_cpu = Spread.of(floor.cpu_ms).median
+    lines = [
+        f"One tool call then a reply per exchange, model turns of {args.delay:g} s (emulator "
+        f"in its own process, poll hint {args.poll_after_ms} ms on Assistants, none on "
+        f"Responses); {args.blocks} interleaved blocks of {args.exchanges} exchanges in one "
+        f"conversation per contender; {describe_machine(loads)}. Figures are min / "
+        f"**median** / max over the blocks; ratios divide medians by the minimal loop's, "
+        f"measured in the same run. The emulator used {emulator_cpu:.1f} s of CPU in all.",
+        "",
+        "| client | added latency per exchange (ms) | ratio | client CPU per exchange (ms) "
+        "| ratio | requests per exchange |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, tally in tallies.items():
+        latency, cpu = Spread.of(tally.latency_ms), Spread.of(tally.cpu_ms)
+        lines.append(
+            f"| {name} | {latency.show()} | {latency.median / floor_latency:.2f}x | "
+            f"{cpu.show()} | {cpu.median / floor_cpu:.2f}x | "
+            f"{Spread.of(tally.requests).median:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exchanges", type=int, default=10)
+    parser.add_argument("--blocks", type=int, default=6)
+    parser.add_argument("--exchanges", type=int, default=5, help="per block and contender")
     parser.add_argument("--delay", type=float, default=0.3, help="seconds per model turn")
     parser.add_argument("--poll-after-ms", type=int, default=100)
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    os.environ.setdefault("QUOTE_SOURCE", "simulated")
-    rows = []
-    for mode in MODES:
-        added_ms, requests = await measure(mode, args.exchanges, args.delay, args.poll_after_ms)
-        rows.append((mode, added_ms, requests))
-        print(f"{mode:36s} added {added_ms:7.1f} ms   requests/exchange {requests:5.1f}")
-    sdk_ms, sdk_requests = rows[-1][1], rows[-1][2]
-    lines = [
-        f"Exchange: one tool call then a reply, model turns of {args.delay:g} s, server poll "
-        f"hint {args.poll_after_ms} ms, {args.exchanges} exchanges per mode, one machine "
-        f"({os.cpu_count()} cores).",
-        "",
-        "| mode | added latency per exchange (ms) | HTTP requests per exchange | "
-        "latency vs SDK loop | requests vs SDK loop |",
-        "|---|---|---|---|---|",
-    ]
-    for mode, added_ms, requests in rows:
-        lines.append(
-            f"| {mode} | {added_ms:.1f} | {requests:.1f} | "
-            f"{added_ms / sdk_ms:.2f}x | {requests / sdk_requests:.2f}x |"
-        )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"written to {RESULTS}")
+    tallies, loads, emulator_cpu = asyncio.run(measure(args))
+    text = report(args, tallies, loads, emulator_cpu)
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(f"written to {args.output}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())

@@ -9,15 +9,21 @@ from __future__ import annotations
 import functools
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from conversation.demo import DEMO_ASSISTANT_ID, demo_definition
-from persistence import AssistantRecord, AssistantStore
 from proxies.backends.base import AssistantCatalog, AssistantDefinition
+
+if TYPE_CHECKING:
+    from persistence import AssistantStore
 
 
 class MemoryCatalog:
     """Definitions held in this process (tests, and the built-in demo)."""
+
+    #: Looked up inline: a worker thread would cost more than the dict lookup.
+    blocks = False
 
     def __init__(self, definitions: dict[str, AssistantDefinition] | None = None) -> None:
         self._definitions = dict(definitions or {})
@@ -65,18 +71,28 @@ class DatabaseCatalog:
     script makes a new id each time), so every later conversation with it reads no database.
     """
 
-    def __init__(self, store: AssistantStore, backend: str = "responses") -> None:
-        self._store = store
+    def __init__(
+        self, store: AssistantStore | Callable[[], AssistantStore], backend: str = "responses"
+    ) -> None:
+        # A factory defers the store (SQLAlchemy, the engine) to the first lookup, which the
+        # demo assistant, found in memory first, never makes.
+        self._store_or_factory = store
         self._backend = backend
         self._found: dict[str, AssistantDefinition] = {}
         self._lock = threading.Lock()
+
+    def _store(self) -> AssistantStore:
+        with self._lock:
+            if callable(self._store_or_factory):
+                self._store_or_factory = self._store_or_factory()
+            return self._store_or_factory
 
     def get(self, assistant_id: str) -> AssistantDefinition | None:
         with self._lock:
             known = self._found.get(assistant_id)
         if known is not None:
             return known
-        record = self._store.get(assistant_id)
+        record = self._store().get(assistant_id)
         if record is None:
             return None
         definition = AssistantDefinition(
@@ -90,8 +106,10 @@ class DatabaseCatalog:
         return definition
 
     def save(self, definition: AssistantDefinition) -> str:
+        from persistence import AssistantRecord
+
         assistant_id = f"asst_local_{uuid.uuid4().hex[:24]}"
-        self._store.save(
+        self._store().save(
             AssistantRecord(
                 id=assistant_id,
                 name=definition.name,
@@ -108,4 +126,10 @@ class DatabaseCatalog:
 def default_catalog(database_url: str | None = None) -> AssistantCatalog:
     """The demo assistant, then the definitions stored in the database: one per process and
     database, shared by every conversation."""
-    return ChainCatalog([demo_catalog(), DatabaseCatalog(AssistantStore(database_url))])
+
+    def store() -> AssistantStore:
+        from persistence import AssistantStore  # SQLAlchemy: only when a lookup needs it
+
+        return AssistantStore(database_url)
+
+    return ChainCatalog([demo_catalog(), DatabaseCatalog(store)])

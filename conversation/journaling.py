@@ -12,7 +12,7 @@ import functools
 
 from conversation.settings import Settings
 from mediator.journal import Journal, MemoryJournal
-from persistence import DEFAULT_DATABASE_URL, DatabaseJournal, shared_engine
+from persistence import DEFAULT_DATABASE_URL
 
 __all__ = ["journal_for"]
 
@@ -28,4 +28,6 @@ def journal_for(settings: Settings) -> Journal:
 
 @functools.cache
 def _database_journal(url: str) -> Journal:
+    from persistence import DatabaseJournal, shared_engine  # SQLAlchemy: only when recording
+
     return DatabaseJournal(shared_engine(url))

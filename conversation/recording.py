@@ -9,9 +9,13 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from conversation.settings import Settings
-from persistence import PersistenceError, Recorder, display_url, start_recording
+from persistence import PersistenceError
+
+if TYPE_CHECKING:
+    from persistence import Recorder
 
 logger = logging.getLogger(__name__)
 _warned = threading.Event()
@@ -21,6 +25,8 @@ def recorder_for(settings: Settings) -> Recorder | None:
     """The process's recorder for `settings`, or None when recording is off or impossible."""
     if not settings.record_events:
         return None
+    from persistence import display_url, start_recording  # SQLAlchemy: only when recording
+
     try:
         # The apps install the SIGTERM flush (they own the process); a library call does not.
         return start_recording(settings.database_url, install_signals=False)

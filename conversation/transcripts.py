@@ -1,13 +1,18 @@
-"""A recorded conversation's transcript, for a page that reopens it (`?conversation=ID`)."""
+"""A recorded conversation's transcript, for a page that reopens it (`?conversation=ID`).
+
+The database layer is imported on first use: `import conversation` stays light.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from conversation.journaling import journal_for
 from conversation.settings import Settings
 from mediator.journal import JournalExchange
-from persistence import DEFAULT_DATABASE_URL, HistoryStore, current_recorder, shared_engine
-from persistence.schema import current_revision
-from persistence.transcript import Transcript
+
+if TYPE_CHECKING:
+    from persistence.transcript import Transcript
 
 __all__ = ["interrupted_exchange", "recorded_transcript"]
 
@@ -18,6 +23,9 @@ def recorded_transcript(conversation_id: str, settings: Settings) -> Transcript 
     """The conversation's recorded turns; None if recording is off or it was never recorded."""
     if not settings.record_events:
         return None
+    from persistence import DEFAULT_DATABASE_URL, HistoryStore, current_recorder, shared_engine
+    from persistence.schema import current_revision
+
     url = settings.database_url or DEFAULT_DATABASE_URL
     if (recorder := current_recorder()) is not None:
         # This process's own last events may still be queued: store them before reading.

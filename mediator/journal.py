@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from tools.types import ToolCall, ToolResult
 
@@ -77,6 +77,10 @@ class Journal(Protocol):
 @dataclass
 class MemoryJournal:
     """A journal in this process's memory (recording off): exactly-once within the process."""
+
+    #: Its calls never wait on anything slow, so callers make them inline, not in a worker
+    #: thread (`proxies.journaling.journaled`): a thread hop would cost more than the call.
+    blocks: ClassVar[bool] = False
 
     _exchanges: dict[str, JournalExchange] = field(default_factory=dict)
     _order: list[str] = field(default_factory=list)

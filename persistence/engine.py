@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from persistence.settings import PersistenceSettings
+from persistence.settings import DEFAULT_DATABASE_URL, PersistenceSettings
 from tools.settings import given_values_only
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "shared_engine",
 ]
 
-DEFAULT_DATABASE_URL: Final = "sqlite:///dbstorage/assistant_mediator.db"
 """Where events go when ``DATABASE_URL`` is not set (relative to the working directory)."""
 
 SQLITE_BEGIN_OPTION: Final = "sqlite_begin"

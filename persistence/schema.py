@@ -8,6 +8,7 @@ The Alembic environment lives in ``persistence/migrations`` (``env.py`` + ``vers
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -40,6 +41,11 @@ MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 """Alembic's script location: ``env.py`` and ``versions/``."""
 
 _OUR_TABLES: Final = ("conversations", "runs", "run_events")
+
+# Alembic keeps its running environment in module globals (`alembic.context`): two threads
+# upgrading at once (the recorder, the journal and the assistant store of one process, on
+# first use) would share it and fail with `KeyError: 'config'`. One at a time.
+_alembic_lock = threading.RLock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +156,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> SchemaChange:
         check_schema(engine)  # raises the "tables without a revision" error
     config = alembic_config(engine)
     try:
-        with engine.connect() as connection:
+        with _alembic_lock, engine.connect() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
             connection.commit()
@@ -168,6 +174,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> SchemaChange:
 
 def ensure_schema(engine: Engine, *, upgrade: bool) -> str:
     """Check the schema is at head; with `upgrade`, create or upgrade it first if needed."""
-    if upgrade:
-        upgrade_schema(engine)
-    return check_schema(engine)
+    with _alembic_lock:
+        if upgrade:
+            upgrade_schema(engine)
+        return check_schema(engine)

@@ -8,14 +8,20 @@ one-line configuration error at start-up, not a traceback at the first event.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from pydantic import Field, field_validator
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from tools.settings import SettingsSection, blank_is_unset
 
-__all__ = ["SUPPORTED_BACKENDS", "PersistenceSettings", "check_database_url"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "SUPPORTED_BACKENDS",
+    "PersistenceSettings",
+    "check_database_url",
+]
+
+DEFAULT_DATABASE_URL: Final = "sqlite:///dbstorage/assistant_mediator.db"
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
@@ -26,6 +32,10 @@ def check_database_url(url: str) -> str:
     The folder of a sqlite file must exist (the default ``dbstorage/`` is made on first use):
     a mistyped path must not quietly create folders elsewhere, at the filesystem root say.
     """
+    # SQLAlchemy only when a URL is given: reading the settings must not import it.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:

@@ -40,6 +40,7 @@ from proxies.backends.base import (
 from proxies.errors import BackendError
 from proxies.journaling import journaled
 from proxies.policy import ExchangePolicy
+from proxies.polling import TurnWatch, turn_clock
 from proxies.recovery import RetryPause, worth_retrying
 from proxies.settling import Settler
 from proxies.streams import StreamReader
@@ -93,6 +94,8 @@ class AssistantProxy:
         self._last_status: RunStatus | None = None  # the run's, as last seen
         self._settler = Settler(backend, self._policy)
         self._streams = StreamReader(mediator, backend, self._poll)
+        # Without a server hint, polls are timed by what this assistant's turns have taken.
+        self._turns = turn_clock(f"{backend.name}:{assistant_id}")
 
     @property
     def thread_id(self) -> str | None:
@@ -240,12 +243,12 @@ class AssistantProxy:
                 self._journal.exchange_started, thread_id, exchange_id, self._assistant_id, text
             )
             snapshot = await self._begin(thread_id, exchange_id, text)
-        delay: float | None = None
+        watch: TurnWatch | None = None  # the turn being polled
         while True:
             self._last_status = snapshot.status
             if snapshot.status is RunStatus.REQUIRES_ACTION:
                 snapshot = await self._handle_action(thread_id, snapshot)
-                delay = None
+                watch = None
                 continue
             if snapshot.status is RunStatus.COMPLETED:
                 await self._finish(thread_id, snapshot)
@@ -258,9 +261,11 @@ class AssistantProxy:
                 )
             if snapshot.status.is_terminal:
                 raise self._run_ended(snapshot)
-            delay = self._policy.next_poll_delay(delay, snapshot.poll_after_s)
-            await asyncio.sleep(delay)
+            if watch is None:
+                watch = self._turns.watch(self._policy)
+            await asyncio.sleep(watch.next_delay(snapshot.poll_after_s))
             snapshot = await self._poll(thread_id, snapshot.run_id)
+            watch.seen(snapshot.status.is_active)
             if snapshot.status.is_active:
                 self._mediator.heartbeat(snapshot.status.value)
 

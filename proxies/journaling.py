@@ -25,8 +25,15 @@ JOURNAL_WAIT_S: Final = 3.0
 
 
 async def journaled(call: Callable[..., T], *args: object) -> T | None:
-    """`call(*args)` in a worker thread, bounded; None (and a warning) if it failed."""
+    """`call(*args)` in a worker thread, bounded; None (and a warning) if it failed.
+
+    A journal method whose owner says it never blocks (``blocks = False``, the in-memory
+    journal) is called inline: with many conversations, a hop to the default executor's few
+    threads per journal call would queue every conversation behind the others.
+    """
     try:
+        if not getattr(getattr(call, "__self__", None), "blocks", True):
+            return call(*args)
         return await asyncio.wait_for(asyncio.to_thread(call, *args), JOURNAL_WAIT_S)
     except Exception as exc:  # the journal's database is away: go on, say what is at stake
         logger.warning(

@@ -165,7 +165,7 @@ class ResponseEngine:
             response["status"] = "in_progress"
             self._emit_lifecycle(response, "response.in_progress")
         items = self._items(response, book)
-        context = turn_context(response, items, self._store.producers())
+        context = turn_context(response, items, self._store.producers(response))
         turn = await self._decide(context)
         if isinstance(turn, Stall):
             await asyncio.Event().wait()  # until cancelled or past the deadline

@@ -42,6 +42,9 @@ class ResponsesStore:
         self.items: dict[str, dict[str, JsonObj]] = {}  # conversation id -> item id -> item
         self.responses: dict[str, JsonObj] = {}
         self.books: dict[str, ResponseBook] = {}  # response id -> bookkeeping
+        # conversation id -> its responses' ids, oldest first: what a request on one
+        # conversation looks at, without scanning every response the server holds.
+        self._by_conversation: dict[str, list[str]] = {}
 
     # -- lookups (404 when missing) -------------------------------------------------------
     def conversation(self, conversation_id: str) -> JsonObj:
@@ -86,15 +89,14 @@ class ResponsesStore:
 
     def active_on(self, conversation_id: str) -> JsonObj | None:
         """The response that locks a conversation, if any."""
-        for response in self.responses.values():
-            conversation = response["conversation"]
-            if (
-                conversation is not None
-                and conversation["id"] == conversation_id
-                and response["status"] in ACTIVE_RESPONSE_STATUSES
-            ):
+        for response in self._responses_on(conversation_id):
+            if response["status"] in ACTIVE_RESPONSE_STATUSES:
                 return response
         return None
+
+    def _responses_on(self, conversation_id: str) -> list[JsonObj]:
+        ids = self._by_conversation.get(conversation_id, ())
+        return [self.responses[i] for i in ids if i in self.responses]
 
     def chain(self, response: JsonObj) -> list[JsonObj]:
         """Every item of a ``previous_response_id`` chain up to and including `response`:
@@ -121,13 +123,20 @@ class ResponsesStore:
         ids = list(bucket)
         return [bucket[item_id] for item_id in ids[: ids.index(own[-1]["id"]) + 1]]
 
-    def producers(self) -> dict[str, str]:
-        """Output item id -> id of the response that wrote it."""
-        return {
-            item["id"]: response["id"]
-            for response in self.responses.values()
-            for item in response["output"]
-        }
+    def producers(self, response: JsonObj) -> dict[str, str]:
+        """Output item id -> id of the response that wrote it, for the items `response` can
+        see: its conversation's responses, or its ``previous_response_id`` chain."""
+        conversation = response["conversation"]
+        if conversation is not None:
+            writers = self._responses_on(conversation["id"])
+        else:
+            writers = []
+            current: JsonObj | None = response
+            while current is not None:
+                writers.append(current)
+                previous_id = current["previous_response_id"]
+                current = self.responses.get(previous_id) if previous_id else None
+        return {item["id"]: writer["id"] for writer in writers for item in writer["output"]}
 
     def find_item(self, item_id: str) -> JsonObj | None:
         """Any known item by id (conversations, then responses' inputs and outputs)."""
@@ -165,11 +174,22 @@ class ResponsesStore:
     def add_response(self, response: JsonObj, book: ResponseBook) -> JsonObj:
         self.responses[response["id"]] = response
         self.books[response["id"]] = book
+        self._index(response)
         return response
 
+    def _index(self, response: JsonObj) -> None:
+        conversation = response["conversation"]
+        if conversation is not None:
+            self._by_conversation.setdefault(conversation["id"], []).append(response["id"])
+
     def drop_response(self, response_id: str) -> None:
-        self.responses.pop(response_id, None)
+        response = self.responses.pop(response_id, None)
         self.books.pop(response_id, None)
+        conversation = response["conversation"] if response is not None else None
+        if conversation is not None:
+            ids = self._by_conversation.get(conversation["id"], [])
+            if response_id in ids:
+                ids.remove(response_id)
 
     # -- the state file's JSON form ---------------------------------------------------------
     def to_data(self) -> dict[str, Any]:
@@ -197,4 +217,6 @@ class ResponsesStore:
         store.items = {cid: {i["id"]: i for i in items} for cid, items in data["items"].items()}
         store.responses = {r["id"]: r for r in data["responses"]}
         store.books = {rid: ResponseBook(**book) for rid, book in data["books"].items()}
+        for response in store.responses.values():
+            store._index(response)
         return store

@@ -112,7 +112,11 @@ StreamItem = RunSnapshot | TextDelta
 
 
 class AssistantCatalog(Protocol):
-    """Where assistant definitions live for protocols without an assistant object."""
+    """Where assistant definitions live for protocols without an assistant object.
+
+    `get` may block (a database): backends call it in a worker thread, unless the catalog
+    has a class attribute ``blocks = False`` (it only reads memory).
+    """
 
     def get(self, assistant_id: str) -> AssistantDefinition | None: ...
 

@@ -46,6 +46,11 @@ class SharedClient:
         ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
+    @property
+    def strict(self) -> bool:
+        """True when the SDK validates responses strictly (tests against the emulator)."""
+        return self._options.strict
+
     def get(self, *, retries: bool = True) -> AsyncOpenAI:
         """The client for the running loop (call from async code).
 

@@ -21,9 +21,9 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream, RequestOptions
 from openai.types.responses import Response
 
 from proxies.backends.base import (
@@ -130,10 +130,14 @@ class ResponsesBackend(Backend):
 
     async def _definition(self, assistant_id: str) -> AssistantDefinition:
         """The assistant's definition: read once per backend, in a worker thread (the catalog
-        may be a database, which must never hold up the event loop)."""
+        may be a database, which must never hold up the event loop) unless the catalog says
+        it never blocks (``blocks = False``)."""
         definition = self._definitions.get(assistant_id)
         if definition is None:
-            found = await asyncio.to_thread(self._catalog.get, assistant_id)
+            if getattr(self._catalog, "blocks", True):
+                found = await asyncio.to_thread(self._catalog.get, assistant_id)
+            else:  # an in-memory catalog: no thread hop for each new conversation
+                found = self._catalog.get(assistant_id)
             if found is None:
                 raise BackendNotFoundError(
                     f"No assistant definition found with id '{assistant_id}': create one with "
@@ -256,6 +260,26 @@ class ResponsesBackend(Backend):
         """For requests that create something: no blind SDK retries (the proxy reconciles)."""
         return self._clients.get(retries=False)
 
+    # The request body is sent as built (`_request` makes plain JSON already), through the
+    # client's public `post`: `responses.create` would walk the SDK's parameter types over
+    # the tools and input on every request (about a tenth of an exchange's CPU).
+
+    async def _create(self, request: dict[str, Any]) -> Response:
+        return await self._posts.post("/responses", cast_to=Response, body=request, options=_BEARER)
+
+    async def _create_stream(self, request: dict[str, Any]) -> AsyncStream[Any]:
+        """The response's events as plain JSON objects: the SDK would build a pydantic model
+        of every event (a quarter of an exchange's CPU), where only the text deltas and the
+        lifecycle events are read, and only the lifecycle events need a `Response`."""
+        return await self._posts.post(
+            "/responses",
+            cast_to=object,
+            body={**request, "stream": True},
+            options=_BEARER,
+            stream=True,
+            stream_cls=AsyncStream[Any],
+        )
+
     async def start_run(
         self,
         thread_id: str,
@@ -269,7 +293,7 @@ class ResponsesBackend(Backend):
         # conversation, and `find_run` adopted any that finished.
         exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
         request = self._request(exchange, text)
-        response = await call_sdk(lambda: self._posts.responses.create(**request))
+        response = await call_sdk(lambda: self._create(request))
         return await self._unless_done_before(exchange, self._record(exchange, response))
 
     async def get_run(self, thread_id: str, run_id: str) -> RunSnapshot:
@@ -282,7 +306,7 @@ class ResponsesBackend(Backend):
     ) -> RunSnapshot:
         exchange = self._exchange(run_id)
         request = self._request(exchange, self._outputs_input(exchange, results))
-        response = await call_sdk(lambda: self._posts.responses.create(**request))
+        response = await call_sdk(lambda: self._create(request))
         return await self._unless_done_before(exchange, self._record(exchange, response))
 
     async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
@@ -384,9 +408,7 @@ class ResponsesBackend(Backend):
         exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
         request = self._request(exchange, text)
         # aclosing: an early stop closes the inner stream now, not in the garbage collector.
-        async with aclosing(
-            self._events(exchange, lambda: self._posts.responses.create(**request, stream=True))
-        ) as items:
+        async with aclosing(self._events(exchange, lambda: self._create_stream(request))) as items:
             async for item in items:
                 yield item
 
@@ -395,18 +417,24 @@ class ResponsesBackend(Backend):
     ) -> AsyncIterator[StreamItem]:
         exchange = self._exchange(run_id)
         request = self._request(exchange, self._outputs_input(exchange, results))
-        return self._events(exchange, lambda: self._posts.responses.create(**request, stream=True))
+        return self._events(exchange, lambda: self._create_stream(request))
 
     def resume_stream(self, thread_id: str, run_id: str) -> AsyncIterator[StreamItem]:
         """The events of the exchange's current response after the last one seen."""
         exchange = self._exchange(run_id)
         response_id = exchange.response_id
-        after: dict[str, Any] = {}
+        params: dict[str, Any] = {"stream": "true"}
         if exchange.sequence is not None:
-            after["starting_after"] = exchange.sequence
+            params["starting_after"] = exchange.sequence
         return self._events(
             exchange,
-            lambda: self._client.responses.retrieve(response_id, stream=True, **after),
+            lambda: self._client.get(
+                f"/responses/{response_id}",
+                cast_to=object,
+                options={"params": params},
+                stream=True,
+                stream_cls=AsyncStream[Any],
+            ),
         )
 
     async def _events(
@@ -429,15 +457,26 @@ class ResponsesBackend(Backend):
         async with sdk_errors():
             stream = await open_stream()
             async with stream:
-                async for event in stream:
-                    exchange.sequence = getattr(event, "sequence_number", exchange.sequence)
-                    if event.type == "response.output_text.delta":
-                        yield TextDelta(exchange.id, event.delta)
-                    elif event.type in _LIFECYCLE:
-                        yield self._record(exchange, event.response)
-                    elif event.type == "error":
-                        raise BackendServerError(event.message, code=event.code)
+                async for event in stream:  # plain JSON objects (see `_create_stream`)
+                    exchange.sequence = event.get("sequence_number", exchange.sequence)
+                    kind = event.get("type")
+                    if kind == "response.output_text.delta":
+                        yield TextDelta(exchange.id, event["delta"])
+                    elif kind in _LIFECYCLE:
+                        yield self._record(exchange, self._response(event["response"]))
+                    elif kind == "error":
+                        raise BackendServerError(
+                            str(event.get("message", "error event")), code=event.get("code")
+                        )
 
+    def _response(self, payload: dict[str, Any]) -> Response:
+        """The `Response` of a lifecycle event (validated when the client is strict)."""
+        if self._clients.strict:
+            return Response.model_validate(payload)
+        return Response.construct(**payload)
+
+
+_BEARER: Final[RequestOptions] = {"security": {"bearer_auth": True}}
 
 _LIFECYCLE = frozenset(
     {

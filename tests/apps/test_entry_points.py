@@ -166,7 +166,7 @@ def test_unknown_assistant_is_named_at_start_before_any_question(
     result = _run([str(ROOT / "terminal_chat.py")], "hello\nexit\n", tmp_path, env)
     assert result.returncode == 1, result.stderr
     assert "asst_nobody_made" in result.stderr
-    assert "User:" not in result.stdout  # no question was asked of a missing assistant
+    assert "Assistant:" not in result.stdout  # no question reached a missing assistant
     assert "Traceback" not in result.stderr
     if protocol == "responses":
         assert "assistant_setup.py" in result.stderr
