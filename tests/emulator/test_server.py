@@ -113,35 +113,38 @@ def test_python_dash_m_emulator_serves_until_terminated(tmp_path: Path) -> None:
     assert thread["id"] in state.read_text()
 
 
-async def _timed_runs(base_url: str, count: int) -> float:
-    async with AsyncOpenAI(
-        base_url=base_url, api_key="k", _strict_response_validation=True
-    ) as client:
-
-        async def one(index: int) -> str:
-            thread = await client.beta.threads.create(
-                messages=[{"role": "user", "content": f"q{index}"}]
-            )
-            run = await client.beta.threads.runs.create_and_poll(
-                thread_id=thread.id, assistant_id=DEMO_ASSISTANT_ID, poll_interval_ms=20
-            )
-            return run.status
-
-        started = time.monotonic()
-        statuses = await asyncio.gather(*(one(i) for i in range(count)))
-        elapsed = time.monotonic() - started
-    assert statuses == ["completed"] * count
-    return elapsed
-
-
 async def test_fifty_concurrent_runs_progress_in_parallel() -> None:
-    delay = 0.4
-    with EmulatorServer(lambda context: Reply("ok", delay=delay), queue_delay=0.01) as server:
-        await _timed_runs(server.base_url, 1)  # warm up the SDK and the connection pool
-        single = await _timed_runs(server.base_url, 1)
-        fifty = await _timed_runs(server.base_url, 50)
-    assert single >= delay
-    assert fifty < 10 * single, (single, fifty)
+    """Fifty runs are in progress at the same time: the server never serves them in turn.
+
+    The model stalls every run, so a server that worked on one run at a time would never get
+    past the first; no timing is compared (that belongs in the benchmarks).
+    """
+    with EmulatorServer(lambda context: Stall(), queue_delay=0.01) as server:
+        async with AsyncOpenAI(
+            base_url=server.base_url, api_key="k", _strict_response_validation=True
+        ) as client:
+
+            async def start(index: int) -> tuple[str, str]:
+                thread = await client.beta.threads.create(
+                    messages=[{"role": "user", "content": f"q{index}"}]
+                )
+                run = await client.beta.threads.runs.create(
+                    thread_id=thread.id, assistant_id=DEMO_ASSISTANT_ID
+                )
+                return thread.id, run.id
+
+            runs = await asyncio.gather(*(start(i) for i in range(50)))
+
+            async def status(thread_id: str, run_id: str) -> str:
+                run = await client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
+                return run.status
+
+            async with asyncio.timeout(180):  # generous: the state is what is waited for
+                while True:
+                    statuses = await asyncio.gather(*(status(t, r) for t, r in runs))
+                    if statuses == ["in_progress"] * 50:
+                        break
+                    await asyncio.sleep(0.05)
 
 
 def test_stop_is_bounded_even_with_an_open_stream() -> None:

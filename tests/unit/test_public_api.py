@@ -58,6 +58,7 @@ def test_importing_the_library_has_no_side_effects(tmp_path: Path) -> None:
     assert result.stdout.strip() == "clean"
 
 
+@pytest.mark.timeout(300)  # three interpreters start one after the other
 def test_importing_conversation_exposes_dotenv_without_overriding(tmp_path: Path) -> None:
     """The seed's snippet reads os.environ["ASSISTANT_ID"] kept only in .env; nothing else
     happens (no folders, threads or sockets), the environment wins, and it can be turned off."""
