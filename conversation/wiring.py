@@ -6,6 +6,7 @@ from conversation.catalog import default_catalog, demo_catalog
 from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.journaling import journal_for
 from conversation.offline import OFFLINE_API_KEY, embedded_emulator
+from conversation.pricing import Prices
 from conversation.recording import recorder_for
 from conversation.settings import Settings, SettingsError
 from mediator import create_mediator
@@ -84,6 +85,7 @@ def wire(
         thread_id=thread_id,
         stream=stream,
         journal=journal,
+        price=Prices.from_settings(settings).cost,
     )
     mediator.attach(user, assistant)
     return user
