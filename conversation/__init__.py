@@ -43,8 +43,10 @@ from mediator.events import (
     StateChanged,
     ToolExecuted,
     ToolOutputsSubmitted,
+    UsageReported,
 )
 from mediator.script import State
+from mediator.usage import Usage, format_usd
 from persistence.errors import PersistenceError
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
@@ -80,8 +82,11 @@ __all__ = [
     "ToolExecuted",
     "ToolOutputsSubmitted",
     "ToolkitError",
+    "Usage",
+    "UsageReported",
     "UserProxy",
     "interrupted_exchange",
+    "format_usd",
     "load_settings",
     "open_conversation",
     "pretty_json",

@@ -136,13 +136,12 @@ def _table_cost(
         output_tokens=usage.output_tokens,
     )
     try:
-        price = calc_price(
-            counted,
-            model,
-            provider_id=provider_id,
-            provider_api_url=None if provider_id else provider_url,
-            genai_request_timestamp=at,
-        )
+        if provider_id is not None:
+            price = calc_price(counted, model, provider_id=provider_id, genai_request_timestamp=at)
+        else:
+            price = calc_price(
+                counted, model, provider_api_url=provider_url, genai_request_timestamp=at
+            )
     except LookupError:
         return None  # the table does not know this model (or provider): no price
     return float(price.total_price)

@@ -58,6 +58,7 @@ from persistence.records import AssistantRecord
 from persistence.schema import SchemaChange, check_schema, head_revision, upgrade_schema
 from persistence.timeline import run_timeline
 from persistence.transcript import Transcript, TranscriptCall, TranscriptTurn
+from persistence.usage_history import CostPoint, UsageTotals
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -66,6 +67,7 @@ __all__ = [
     "AssistantRow",
     "AssistantStore",
     "ConversationRow",
+    "CostPoint",
     "DatabaseJournal",
     "DatabaseUnavailableError",
     "HistoryQueryError",
@@ -87,6 +89,7 @@ __all__ = [
     "TranscriptCall",
     "TranscriptTurn",
     "ToolSpan",
+    "UsageTotals",
     "check_schema",
     "current_recorder",
     "count_conversations",

@@ -189,7 +189,8 @@ class RunEngine:
         """Apply a turn's outcome; true when the run goes on (it asked for tools)."""
         book = self._store.books[run["id"]]
         if isinstance(turn, CallTools):
-            book.completion_tokens += sum(call_tokens(c.name, c.arguments_json()) for c in turn.calls)
+            calls = turn.calls
+            book.completion_tokens += sum(call_tokens(c.name, c.arguments_json()) for c in calls)
             self._effects.tool_calls(run, turn.calls)
             return True
         if isinstance(turn, Reply):

@@ -145,6 +145,10 @@ def test_public_api_is_pinned() -> None:
             "tool_call_detail",
             "tool_call_line",
             "unfinished_conversations",
+            # Usage and cost (issue 13).
+            "Usage",
+            "UsageReported",
+            "format_usd",
         ]
     )
     for name in conversation.__all__:
