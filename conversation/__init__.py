@@ -20,6 +20,7 @@ from conversation.api import (
 )
 from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.settings import Settings, SettingsError, load_settings
+from conversation.tracing import configure_tracing
 from conversation.transcripts import interrupted_exchange, recorded_transcript
 from mediator.errors import (
     ExchangeCancelledError,
@@ -46,7 +47,7 @@ from mediator.events import (
     UsageReported,
 )
 from mediator.script import State
-from mediator.usage import Usage, format_usd
+from mediator.usage import Spend, Usage, format_usd
 from persistence.errors import PersistenceError
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
@@ -76,6 +77,7 @@ __all__ = [
     "RunStatusChecked",
     "Settings",
     "SettingsError",
+    "Spend",
     "State",
     "StateChanged",
     "ToolCallDetail",
@@ -86,6 +88,7 @@ __all__ = [
     "UsageReported",
     "UserProxy",
     "interrupted_exchange",
+    "configure_tracing",
     "format_usd",
     "load_settings",
     "open_conversation",

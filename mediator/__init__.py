@@ -52,7 +52,7 @@ from mediator.script import (
     next_state,
 )
 from mediator.state_machine import MediatorStateMachine
-from mediator.usage import Usage, format_usd
+from mediator.usage import Spend, Usage, format_usd
 
 __all__ = [
     "ALL_TOPICS",
@@ -85,6 +85,7 @@ __all__ = [
     "Reconciled",
     "RunStarted",
     "RunStatusChecked",
+    "Spend",
     "State",
     "StateChanged",
     "Subscription",

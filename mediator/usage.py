@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Usage", "format_usd"]
+__all__ = ["Spend", "Usage", "format_usd"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +75,45 @@ def format_usd(amount: float) -> str:
         return f"${amount:,.2f}"
     decimals = 2 - math.floor(math.log10(amount))
     return f"${amount:.{decimals}f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Usage and cost added up over usage reports (an exchange's, a conversation's).
+
+    `cost_usd` is the sum of the reports that had a price; `unpriced` counts those that had
+    none, so a total is never shown as complete when part of it is unknown.
+    """
+
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    reports: int = 0
+    unpriced: int = 0
+
+    def plus(self, usage: Usage, cost_usd: float | None) -> Spend:
+        return Spend(
+            self.usage + usage,
+            self.cost_usd + (cost_usd or 0.0),
+            self.reports + 1,
+            self.unpriced + (cost_usd is None),
+        )
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(
+            self.usage + other.usage,
+            self.cost_usd + other.cost_usd,
+            self.reports + other.reports,
+            self.unpriced + other.unpriced,
+        )
+
+    @property
+    def cost_text(self) -> str:
+        """``$0.000123``, ``no price known``, or ``≥ $0.000123`` when part has no price."""
+        if self.reports and self.unpriced == self.reports:
+            return "no price known"
+        if self.unpriced:
+            return f"≥ {format_usd(self.cost_usd)} (part has no price known)"
+        return format_usd(self.cost_usd)
+
+    def __str__(self) -> str:
+        return f"{self.usage} tokens, {self.cost_text}"

@@ -146,8 +146,10 @@ def test_public_api_is_pinned() -> None:
             "tool_call_line",
             "unfinished_conversations",
             # Usage and cost (issue 13).
+            "Spend",
             "Usage",
             "UsageReported",
+            "configure_tracing",
             "format_usd",
         ]
     )

@@ -55,6 +55,7 @@ def test_exported_names_are_pinned() -> None:
             "Reconciled",
             "RunStarted",
             "RunStatusChecked",
+            "Spend",
             "State",
             "StateChanged",
             "Subscription",

@@ -97,7 +97,8 @@ async def test_runs_store_the_servers_usage_and_the_conversation_sums_its_runs(
         emulator, conversation_id
     )
     for run in runs:
-        assert run.prompt_tokens and run.completion_tokens, run
+        assert run.prompt_tokens, run
+        assert run.completion_tokens, run
         assert run.total_tokens == run.prompt_tokens + run.completion_tokens
         assert run.tool_call_count > 0
     assert totals.runs == len(runs) == len(QUESTIONS)
