@@ -305,8 +305,8 @@ RUN_COLUMNS = {
     "event_count": "Events",
     "tool_call_count": "Tool calls",
     "model": "Model",
-    "prompt_tokens": "Input tokens",
-    "completion_tokens": "Output tokens",
+    "prompt_tokens": "Tokens in",
+    "completion_tokens": "Tokens out",
     "cost": "Cost",
     "error_code": "Error",
     "error_message": "Error message",
@@ -560,7 +560,9 @@ def metrics(
     usage_scope = scope
     if not totals.complete:
         scope += f" (the first {TOTALS_SCAN} counted)"
-    one, two, three, four, five, six = box.columns(6)
+    # Two rows of three: six cards in one row cut their values short on a laptop screen.
+    one, two, three = box.columns(3)
+    four, five, six = box.columns(3)
     one.metric("Conversations", page.total, border=True, help="Matching the filters")
     two.metric("Runs", f"{at_least}{totals.runs}", border=True, help=f"Of {scope}")
     if run is not None:
@@ -607,11 +609,12 @@ def cost_chart(points: Sequence[CostPoint]) -> None:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title="Day (UTC)", timeUnit="yearmonthdate"),
+            x=alt.X("day:O", title="Day (UTC)", axis=alt.Axis(labelAngle=0)),
             y=alt.Y(f"{measure}:Q", title=title),
             tooltip=["day", "cost", "tokens", "runs", "unpriced"],
         )
         .properties(height=160)
+        .configure_bar(size=min(60, max(8, 600 // max(len(points), 1))))
     )
     if not priced:
         st.caption("No price is known for these runs' models: tokens per day instead.")

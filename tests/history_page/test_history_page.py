@@ -141,7 +141,7 @@ def test_usage_and_cost_columns_totals_and_a_chart_over_time(
     at = select(at, selected_conversation=dataframe_mode.tools)
     runs = at.dataframe[1].value
     assert list(runs["Model"]) == ["offline-demo", "offline-demo"]
-    assert all(int(n) > 0 for n in runs["Input tokens"])
+    assert all(int(n) > 0 for n in runs["Tokens in"])
     assert list(runs["Cost"]) == ["no price known"] * 2
 
 
