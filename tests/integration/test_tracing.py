@@ -10,6 +10,7 @@ prints spans, and without the extra everything runs as before.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -146,12 +147,14 @@ def test_an_unknown_exporter_name_is_one_line_and_no_provider() -> None:
     assert configure_tracing({}) is None  # nothing asked: nothing done
 
 
-def _terminal(env: dict[str, str], *python: str) -> subprocess.CompletedProcess[str]:
+def _terminal(
+    env: dict[str, str], *python: str, typed: str = "What is the price of AAPL?\nexit\n"
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
     clean |= {"PYTHONPATH": str(ROOT), "RECORD_EVENTS": "false", "QUOTE_SOURCE": "simulated"}
     return subprocess.run(
         [sys.executable, *python, str(ROOT / "terminal_chat.py")],
-        input="What is the price of AAPL?\nexit\n",
+        input=typed,
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -161,10 +164,19 @@ def _terminal(env: dict[str, str], *python: str) -> subprocess.CompletedProcess[
     )
 
 
-def test_console_exporter_prints_the_spans_of_the_terminal_chat() -> None:
-    done = _terminal({"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "am-test"})
+def test_the_terminal_chat_prints_usage_and_console_spans() -> None:
+    """One process for both (each costs seconds): SHOW_USAGE's line after the reply, `/usage`,
+    and the spans of `OTEL_TRACES_EXPORTER=console`."""
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "am-test", "SHOW_USAGE": "true"}
+    typed = "What is the price of AAPL?\n/usage\nexit\n"
+    done = _terminal(env, typed=typed)
     assert done.returncode == 0, done.stderr
     assert "AAPL" in done.stdout
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("Usage: ")]
+    assert re.fullmatch(
+        r"Usage: [\d,]+ in / [\d,]+ out tokens, no price known · conversation: .*", line
+    ), line
+    assert "Usage of this conversation: " in done.stdout
     assert '"name": "execute_tool get_stock_price"' in done.stdout
     assert '"name": "invoke_agent asst_demo_stock"' in done.stdout
     assert '"service.name": "am-test"' in done.stdout
