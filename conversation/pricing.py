@@ -66,7 +66,8 @@ class UsageSettings(SettingsSection):
 
     @field_validator("price_provider", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
+    def _no_provider_when_blank(cls, value: object) -> object:  # (a name of its own: the
+        # subclass `Settings` has a `_blank_is_unset`, which would replace this one)
         return blank_is_unset(value)
 
     @field_validator("price_overrides", mode="before")
