@@ -145,6 +145,8 @@ def test_public_api_is_pinned() -> None:
             "tool_call_detail",
             "tool_call_line",
             "unfinished_conversations",
+            "interrupted_exchange",
+            "recorded_transcript",
             # Usage and cost (issue 13).
             "Spend",
             "Usage",
