@@ -11,8 +11,8 @@ Two steps, kept apart because only the second is a library's business:
   itself needs none of this.
 - `listen()` (called by every conversation's wiring) subscribes, once per process, the
   listener that turns events into spans (`conversation.otel_spans`) on the global tracer
-  provider: spans go wherever the program's OpenTelemetry sends them, and cost next to
-  nothing when it sends them nowhere.
+  provider, once one is set (by `configure_tracing` or by the program): spans go wherever
+  the program's OpenTelemetry sends them, and nothing listens while they would go nowhere.
 
 Without the extra, both do nothing and the toolkit runs exactly as before (a program asking
 for traces by the variables is told, once, what to install). Message and tool content goes
@@ -56,13 +56,20 @@ def tracing_available() -> bool:
 
 
 def listen(environ: Mapping[str, str] | None = None) -> bool:
-    """Turn events into spans from now on (once per process); False without the extra."""
+    """Turn events into spans from now on (once per process); False without the extra or
+    while no tracer provider is set."""
     global _subscription
     if _subscription is not None:
         return True
     if not tracing_available():
         return False
+    from opentelemetry import trace
+
     from conversation.otel_spans import SpanListener
+
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return False  # nobody set one up: spans would go nowhere
 
     env = os.environ if environ is None else environ
     capture = env.get(CAPTURE_CONTENT, "").strip().lower() in ("1", "true", "yes")
