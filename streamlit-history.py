@@ -28,7 +28,7 @@ from st_aggrid import AgGrid, GridOptionsBuilder
 from streamlit.delta_generator import DeltaGenerator
 
 import persistence
-from conversation import State, format_usd, pretty_json
+from conversation import State, Usage, format_usd, pretty_json
 from persistence import (
     MAX_LIMIT,
     AssistantRow,
@@ -263,11 +263,11 @@ def cell(value: object) -> object:
     return snippet(value) if isinstance(value, str) else "" if value is None else value
 
 
-def cost_cell(row: ConversationRow | RunRow) -> str:
-    """Dollars; "no price known" when tokens were used on a model without a price."""
+def cost_cell(row: ConversationRow | RunRow, *, unknown: str = "no price") -> str:
+    """Dollars; `unknown` (short, for a grid) when tokens were used on a model with no price."""
     if row.cost_usd is not None:
         return format_usd(row.cost_usd)
-    return "no price known" if row.total_tokens else ""
+    return unknown if row.total_tokens else ""
 
 
 def tokens_cell(row: ConversationRow | RunRow) -> str:
@@ -291,7 +291,8 @@ CONVERSATION_COLUMNS = {
     "title": "Title",
     "assistant_id": "Assistant",
     "run_count": "Runs",
-    "message_count": "Messages",
+    # (No message count: at 1280 px it would push a column out of sight; it shows on the
+    # conversation's Messages expander, and tokens and cost matter more here.)
     "last_status": "Last status",
     "tokens": "Tokens",
     "cost": "Cost",
@@ -304,10 +305,7 @@ RUN_COLUMNS = {
     "duration_s": "Duration",
     "event_count": "Events",
     "tool_call_count": "Tool calls",
-    "model": "Model",
-    "prompt_tokens": "Tokens in",
-    "completion_tokens": "Tokens out",
-    "cost": "Cost",
+    "cost": "Cost",  # (tokens and the model: in the run's caption, to keep the grid in view)
     "error_code": "Error",
     "error_message": "Error message",
 }
@@ -513,8 +511,25 @@ def conversation_detail(url: str, conversation: ConversationRow, size: int) -> R
     return drill(page, RUN_COLUMNS, key=key, what="runs", state="selected_run")
 
 
+def run_usage_line(run: RunRow) -> str | None:
+    """The run's model and tokens, in full: ``offline-demo · 1,109 in (128 cached) / 109 out
+    tokens · no price known``."""
+    if not run.total_tokens:
+        return None
+    usage = Usage(
+        run.prompt_tokens or 0,
+        run.cached_input_tokens or 0,
+        run.completion_tokens or 0,
+        run.reasoning_tokens or 0,
+    )
+    model = f"{run.model} · " if run.model else ""
+    return f"{model}{usage} tokens · {cost_cell(run, unknown='no price known')}"
+
+
 def run_detail(url: str, run: RunRow, size: int) -> None:
     st.subheader(f"Run {ident(run.id)}")
+    if (usage := run_usage_line(run)) is not None:
+        st.caption(usage)
     if run.status != State.COMPLETED:
         code = f" ({ident(run.error_code)})" if run.error_code else ""
         st.error(f"Run {ident(run.status)}{code}", icon=":material/error:")
@@ -569,7 +584,8 @@ def metrics(
         three.metric("Events", run.event_count, border=True, help="Of the selected run")
         took = cell(run.duration_s) if run.duration_s is not None else "running"
         four.metric("Run duration", str(took), border=True, help="Of the selected run")
-        tokens, cost, usage_scope = run.total_tokens or 0, cost_cell(run), "the selected run"
+        tokens, usage_scope = run.total_tokens or 0, "the selected run"
+        cost = cost_cell(run, unknown="no price known")
     else:
         three.metric("Events", f"{at_least}{totals.events}", border=True, help=f"Of {scope}")
         total = f"{at_least}{cell(totals.seconds)}"
