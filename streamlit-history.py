@@ -585,7 +585,7 @@ def metrics(
         took = cell(run.duration_s) if run.duration_s is not None else "running"
         four.metric("Run duration", str(took), border=True, help="Of the selected run")
         tokens, usage_scope = run.total_tokens or 0, "the selected run"
-        cost = cost_cell(run, unknown="no price known")
+        cost = cost_cell(run)
     else:
         three.metric("Events", f"{at_least}{totals.events}", border=True, help=f"Of {scope}")
         total = f"{at_least}{cell(totals.seconds)}"
@@ -593,13 +593,14 @@ def metrics(
         tokens, cost = usage.total_tokens, usage_cost(usage)
     detail = f"Input and output tokens of {usage_scope}"
     five.metric("Tokens", f"{tokens:,}", border=True, help=detail)
-    six.metric("Cost", cost or "–", border=True, help=f"US dollars, {usage_scope}")
+    known = "; “no price”: no price is known for the model, “≥”: for some of the runs"
+    six.metric("Cost", cost or "–", border=True, help=f"US dollars, {usage_scope}{known}")
 
 
 def usage_cost(usage: UsageTotals) -> str:
     """The cost of a set of runs; those with no price known are said, not counted as 0."""
     if usage.cost_usd is None:
-        return "no price known" if usage.unpriced_runs else ""
+        return "no price" if usage.unpriced_runs else ""
     if usage.unpriced_runs:
         return f"≥ {format_usd(usage.cost_usd)}"
     return format_usd(usage.cost_usd)

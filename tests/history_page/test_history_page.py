@@ -104,7 +104,7 @@ def cards_for(runs: list[RunRow]) -> dict[str, str]:
         "Run duration": f"{seconds:.3f} s",
         "Tokens": f"{tokens:,}",
         # The emulator's model has no price: said so, never counted as $0.
-        "Cost": "no price known" if tokens else "–",
+        "Cost": "no price" if tokens else "–",
     }
 
 
@@ -147,7 +147,7 @@ def test_usage_and_cost_columns_totals_and_a_chart_over_time(
     line = f"offline-demo · {first.prompt_tokens:,} in / {first.completion_tokens:,} out tokens"
     assert f"{line} · no price known" in [c.value for c in at.caption]
     assert metrics(at)["Tokens"] == f"{first.total_tokens:,}"
-    assert metrics(at)["Cost"] == "no price known"
+    assert metrics(at)["Cost"] == "no price"
 
 
 def test_drill_down_conversation_runs_events_through_session_state(
