@@ -7,6 +7,9 @@ Each tool call appears once, as a "System" message in the compact form of
 `conversation.tool_call_line`, with its full input and output in an expander; all of it is
 plain text (tool input and output are untrusted). The run's states show live in a status box.
 
+Each reply is followed by its tokens and cost, and the conversation's add up under the heading
+("no price known" for a model the price table does not know, never a guessed figure).
+
 The page keeps its conversation in the URL (`?conversation=ID`): reloading it, or opening the
 link in another browser, rebuilds the transcript from the recorded history, and an exchange
 whose process died before it ended (the journal says so) is finished live, tools already run
@@ -29,9 +32,11 @@ from conversation import (
     ActionRequired,
     MediatorEvent,
     MessageDelta,
+    Spend,
     StateChanged,
     ToolCallDetail,
     ToolExecuted,
+    UsageReported,
     tool_call_detail,
     tool_call_line,
 )
@@ -78,6 +83,7 @@ class Turn:
     events: list[str] = field(default_factory=list)
     reply: str | None = None
     error: str | None = None
+    spend: Spend = field(default_factory=Spend)
 
 
 def shown_call(call: TranscriptCall) -> ToolCallShown:
@@ -99,6 +105,7 @@ def turn_from_record(recorded: TranscriptTurn) -> Turn:
     """A turn of the recorded history, as the page keeps it."""
     turn = Turn(recorded.prompt, [shown_call(call) for call in recorded.calls])
     turn.reply = recorded.reply
+    turn.spend = recorded.spend
     if recorded.reply is None:
         turn.error = recorded.error or (
             "No reply was recorded" + (f" (run {recorded.status})." if recorded.status else ".")
@@ -119,8 +126,22 @@ def event_line(event: MediatorEvent, *, everything: bool) -> str | None:
 
 
 def ids_line(assistant_id: str) -> str:
+    """Who and which conversation, and what the conversation has used so far."""
     thread_id = st.session_state.thread_id
-    return f"Assistant {assistant_id}" + (f" · conversation {thread_id}" if thread_id else "")
+    line = f"Assistant {assistant_id}" + (f" · conversation {thread_id}" if thread_id else "")
+    spend = conversation_spend(st.session_state.turns)
+    return line + (
+        f" · {spend.usage.total_tokens:,} tokens, {spend.cost_text}" if spend.reports else ""
+    )
+
+
+def conversation_spend(turns: list[Turn]) -> Spend:
+    return sum((turn.spend for turn in turns), start=Spend())
+
+
+def spend_line(spend: Spend) -> str:
+    """One exchange's usage, under its reply: ``Tokens: 580 in / 21 out · $0.000123``."""
+    return f"Tokens: {spend.usage} · {spend.cost_text}"
 
 
 def title_of(turns: list[Turn]) -> str:
@@ -187,6 +208,8 @@ class LiveView:
         self.everything = everything
 
     def show(self, event: MediatorEvent) -> None:
+        if isinstance(event, UsageReported):
+            self.turn.spend = self.turn.spend.plus(event.usage, event.cost_usd)
         if isinstance(event, ToolExecuted):
             shown = ToolCallShown(
                 tool_call_line(event.call, event.result), tool_call_detail(event.call, event.result)
@@ -289,6 +312,8 @@ def show_turn(turn: Turn) -> None:
             st.markdown(as_markdown(turn.reply))
         if turn.error is not None:
             st.error(turn.error)
+        if turn.spend.reports:
+            st.caption(spend_line(turn.spend))
 
 
 Produce = Callable[[Turn, "LiveView"], AsyncGenerator[str]]
@@ -315,6 +340,8 @@ def run_turn(prompt: str, produce: Produce) -> None:
                 turn.error = f"Something went wrong ({type(exc).__name__}): {exc}"
             if turn.error is not None:
                 st.error(turn.error)
+            if turn.spend.reports:
+                st.caption(spend_line(turn.spend))
             status.update(
                 label=status_label(turn),
                 state="error" if turn.error else "complete",
@@ -409,8 +436,16 @@ def sidebar(settings: conversation.Settings) -> str:
     return assistant_id
 
 
+@st.cache_resource(show_spinner=False)
+def tracing() -> str | None:
+    """OpenTelemetry as the OTEL_* variables ask, once per server process (it owns it)."""
+    return conversation.configure_tracing()
+
+
 def main() -> None:
     st.set_page_config(page_title="Assistant chat", page_icon="💬")
+    if problem := tracing():
+        st.warning(problem)
     st.session_state.setdefault("turns", [])
     st.session_state.setdefault("thread_id", None)
     try:
@@ -438,6 +473,8 @@ def main() -> None:
             pending.text, lambda turn, view: finish_interrupted(settings, thread_id, turn, view)
         )
         header.header(title_of(st.session_state.turns), anchor=False)
+        if assistant_id:
+            ids.caption(ids_line(assistant_id))
     prompt = st.chat_input(
         "Ask the assistant", submit_mode="disable", disabled=not assistant_id, key="prompt"
     )

@@ -28,17 +28,19 @@ from st_aggrid import AgGrid, GridOptionsBuilder
 from streamlit.delta_generator import DeltaGenerator
 
 import persistence
-from conversation import State, pretty_json
+from conversation import State, Usage, format_usd, pretty_json
 from persistence import (
     MAX_LIMIT,
     AssistantRow,
     ConversationRow,
+    CostPoint,
     HistoryStore,
     MessageRow,
     Page,
     RunEventRow,
     RunRow,
     Timeline,
+    UsageTotals,
 )
 
 if TYPE_CHECKING:  # altair is imported when a run's timeline is drawn: it costs 1-2 s
@@ -171,6 +173,19 @@ def filtered_totals(url: str, filters: Filters) -> Totals:
     return _sum(rows, complete=not page.has_more)
 
 
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def usage_totals(url: str, filters: Filters, conversation_id: str | None) -> UsageTotals:
+    """Tokens and cost of one conversation, or of every conversation matching `filters`."""
+    if conversation_id is not None:
+        return store_for(url).usage_totals(conversation_id=conversation_id)
+    return store_for(url).usage_totals(**dataclasses.asdict(filters))
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def cost_by_day(url: str, filters: Filters) -> tuple[CostPoint, ...]:
+    return store_for(url).cost_by_day(**dataclasses.asdict(filters))
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file a sqlite URL names (None for other databases and in-memory sqlite)."""
     database = url.partition(":///")[2].split("?", 1)[0] if url.startswith("sqlite") else ""
@@ -248,9 +263,26 @@ def cell(value: object) -> object:
     return snippet(value) if isinstance(value, str) else "" if value is None else value
 
 
+def cost_cell(row: ConversationRow | RunRow, *, unknown: str = "no price") -> str:
+    """Dollars; `unknown` (short, for a grid) when tokens were used on a model with no price."""
+    if row.cost_usd is not None:
+        return format_usd(row.cost_usd)
+    return unknown if row.total_tokens else ""
+
+
+def tokens_cell(row: ConversationRow | RunRow) -> str:
+    return f"{row.total_tokens:,}" if row.total_tokens else ""
+
+
+DERIVED = {"cost": cost_cell, "tokens": tokens_cell}  # columns computed from the whole row
+
+
 def table(rows: Sequence[Any], columns: dict[str, str]) -> pd.DataFrame:
-    """The `columns` (attribute: heading) of `rows` as a grid's table."""
-    cells = [[cell(getattr(row, attribute)) for attribute in columns] for row in rows]
+    """The `columns` (attribute, or a `DERIVED` name: heading) of `rows` as a grid's table."""
+    cells = [
+        [DERIVED[name](row) if name in DERIVED else cell(getattr(row, name)) for name in columns]
+        for row in rows
+    ]
     return pd.DataFrame(cells, columns=list(columns.values()))
 
 
@@ -259,8 +291,11 @@ CONVERSATION_COLUMNS = {
     "title": "Title",
     "assistant_id": "Assistant",
     "run_count": "Runs",
-    "message_count": "Messages",
+    # (No message count: at 1280 px it would push a column out of sight; it shows on the
+    # conversation's Messages expander, and tokens and cost matter more here.)
     "last_status": "Last status",
+    "tokens": "Tokens",
+    "cost": "Cost",
     "updated_at": "Updated (UTC)",
 }
 RUN_COLUMNS = {
@@ -270,6 +305,7 @@ RUN_COLUMNS = {
     "duration_s": "Duration",
     "event_count": "Events",
     "tool_call_count": "Tool calls",
+    "cost": "Cost",  # (tokens and the model: in the run's caption, to keep the grid in view)
     "error_code": "Error",
     "error_message": "Error message",
 }
@@ -475,8 +511,25 @@ def conversation_detail(url: str, conversation: ConversationRow, size: int) -> R
     return drill(page, RUN_COLUMNS, key=key, what="runs", state="selected_run")
 
 
+def run_usage_line(run: RunRow) -> str | None:
+    """The run's model and tokens, in full: ``offline-demo · 1,109 in (128 cached) / 109 out
+    tokens · no price known``."""
+    if not run.total_tokens:
+        return None
+    usage = Usage(
+        run.prompt_tokens or 0,
+        run.cached_input_tokens or 0,
+        run.completion_tokens or 0,
+        run.reasoning_tokens or 0,
+    )
+    model = f"{run.model} · " if run.model else ""
+    return f"{model}{usage} tokens · {cost_cell(run, unknown='no price known')}"
+
+
 def run_detail(url: str, run: RunRow, size: int) -> None:
     st.subheader(f"Run {ident(run.id)}")
+    if (usage := run_usage_line(run)) is not None:
+        st.caption(usage)
     if run.status != State.COMPLETED:
         code = f" ({ident(run.error_code)})" if run.error_code else ""
         st.error(f"Run {ident(run.status)}{code}", icon=":material/error:")
@@ -510,27 +563,81 @@ def metrics(
     box: DeltaGenerator,
     page: Page[ConversationRow],
     totals: Totals,
+    usage: UsageTotals,
     conversation: ConversationRow | None,
     run: RunRow | None,
 ) -> None:
-    """The four cards, for the narrowest scope chosen: a run, a conversation, or the filters."""
+    """The cards, for the narrowest scope chosen: a run, a conversation, or the filters."""
     at_least = "" if totals.complete else "≥ "
     scope = (
         "the selected conversation" if conversation else "the conversations matching the filters"
     )
+    usage_scope = scope
     if not totals.complete:
         scope += f" (the first {TOTALS_SCAN} counted)"
-    one, two, three, four = box.columns(4)
+    # Two rows of three: six cards in one row cut their values short on a laptop screen.
+    one, two, three = box.columns(3)
+    four, five, six = box.columns(3)
     one.metric("Conversations", page.total, border=True, help="Matching the filters")
     two.metric("Runs", f"{at_least}{totals.runs}", border=True, help=f"Of {scope}")
     if run is not None:
         three.metric("Events", run.event_count, border=True, help="Of the selected run")
         took = cell(run.duration_s) if run.duration_s is not None else "running"
         four.metric("Run duration", str(took), border=True, help="Of the selected run")
-        return
-    three.metric("Events", f"{at_least}{totals.events}", border=True, help=f"Of {scope}")
-    total = f"{at_least}{cell(totals.seconds)}"
-    four.metric("Run duration", total, border=True, help=f"Total of the runs of {scope}")
+        tokens, usage_scope = run.total_tokens or 0, "the selected run"
+        cost = cost_cell(run)
+    else:
+        three.metric("Events", f"{at_least}{totals.events}", border=True, help=f"Of {scope}")
+        total = f"{at_least}{cell(totals.seconds)}"
+        four.metric("Run duration", total, border=True, help=f"Total of the runs of {scope}")
+        tokens, cost = usage.total_tokens, usage_cost(usage)
+    detail = f"Input and output tokens of {usage_scope}"
+    five.metric("Tokens", f"{tokens:,}", border=True, help=detail)
+    known = "; “no price”: no price is known for the model, “≥”: for some of the runs"
+    six.metric("Cost", cost or "–", border=True, help=f"US dollars, {usage_scope}{known}")
+
+
+def usage_cost(usage: UsageTotals) -> str:
+    """The cost of a set of runs; those with no price known are said, not counted as 0."""
+    if usage.cost_usd is None:
+        return "no price" if usage.unpriced_runs else ""
+    if usage.unpriced_runs:
+        return f"≥ {format_usd(usage.cost_usd)}"
+    return format_usd(usage.cost_usd)
+
+
+def cost_chart(points: Sequence[CostPoint]) -> None:
+    """Cost per day of the filtered conversations' runs (tokens when no price is known)."""
+    import altair as alt  # here, not at the top (see `timeline_chart`)
+
+    priced = any(p.cost_usd for p in points)
+    frame = pd.DataFrame(
+        {
+            "day": [p.day.isoformat() for p in points],
+            "cost": [p.cost_usd for p in points],
+            "tokens": [p.tokens for p in points],
+            "runs": [p.runs for p in points],
+            "unpriced": [p.unpriced_runs for p in points],
+        }
+    )
+    measure = "cost" if priced else "tokens"
+    title = "Cost (USD)" if priced else "Tokens"
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("day:O", title="Day (UTC)", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(f"{measure}:Q", title=title),
+            tooltip=["day", "cost", "tokens", "runs", "unpriced"],
+        )
+        .properties(height=160)
+        .configure_bar(size=min(60, max(8, 600 // max(len(points), 1))))
+    )
+    if not priced:
+        st.caption("No price is known for these runs' models: tokens per day instead.")
+    elif any(p.unpriced_runs for p in points):
+        st.caption("Runs with no price known are left out of the cost.")
+    st.altair_chart(chart, width="stretch")
 
 
 def main() -> None:
@@ -551,9 +658,14 @@ def main() -> None:
             totals = conversation_totals(url, conversation.id)
         else:
             totals = filtered_totals(url, filters)
+        usage = usage_totals(url, filters, conversation.id if conversation else None)
+        points = cost_by_day(url, filters) if page.total else ()
     except persistence.HistoryQueryError as exc:
         stop_with_error("The history query was refused.", str(exc))
-    metrics(header, page, totals, conversation, run)
+    metrics(header, page, totals, usage, conversation, run)
+    if points:
+        with header.expander("Cost over time", icon=":material/bar_chart:", expanded=True):
+            cost_chart(points)
 
 
 main()

@@ -14,6 +14,10 @@ On a terminal the prompt has line editing and a history kept across sessions (pr
 the file is `$XDG_STATE_HOME/assistant-mediator/terminal_history`, by default under
 `~/.local/state`). `exit`, end of input (Ctrl-D) and Ctrl-C end the chat cleanly; Ctrl-C
 during a reply cancels the exchange first.
+
+`SHOW_USAGE=true` prints one line of tokens and cost after each reply; `/usage` prints the
+conversation's so far. `OTEL_TRACES_EXPORTER=console` prints OpenTelemetry spans (with the
+extra: `pip install -r requirements-otel.txt`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import conversation
-from conversation import MediatorEvent, MessageDelta, ToolExecuted, tool_call_line
+from conversation import (
+    MediatorEvent,
+    MessageDelta,
+    Spend,
+    ToolExecuted,
+    UsageReported,
+    tool_call_line,
+)
 
 PROMPT = "\nUser: "
 HISTORY_FILE = Path("assistant-mediator") / "terminal_history"
@@ -43,13 +54,19 @@ class Interrupted(Exception):
 
 
 class Transcript:
-    """Prints tool calls as `System:` lines as they happen, and the reply as it streams."""
+    """Prints tool calls as `System:` lines as they happen, and the reply as it streams; adds
+    up the tokens and cost each exchange reports (`exchange_spend`, `spend`)."""
 
     def __init__(self) -> None:
         self.streamed = False
+        self.exchange_spend = Spend()
+        self.spend = Spend()
 
     def __call__(self, event: MediatorEvent) -> None:
-        if isinstance(event, ToolExecuted):
+        if isinstance(event, UsageReported):
+            self.exchange_spend = self.exchange_spend.plus(event.usage, event.cost_usd)
+            self.spend = self.spend.plus(event.usage, event.cost_usd)
+        elif isinstance(event, ToolExecuted):
             print(f"System: {tool_call_line(event.call, event.result)}", flush=True)
         elif isinstance(event, MessageDelta):
             if not self.streamed:
@@ -192,11 +209,21 @@ async def reply_or_interrupt(user_proxy: conversation.UserProxy) -> str:
     return reply.result()
 
 
+def usage_line(transcript: Transcript) -> str:
+    """One line: this exchange's tokens and cost, then the conversation's so far."""
+    return f"Usage: {transcript.exchange_spend} · conversation: {transcript.spend}"
+
+
 async def exchange(
-    user_proxy: conversation.UserProxy, text: str | None, transcript: Transcript
+    user_proxy: conversation.UserProxy,
+    text: str | None,
+    transcript: Transcript,
+    *,
+    show_usage: bool = False,
 ) -> None:
     """One exchange: `text` sent and answered, or (None) the interrupted one finished."""
     transcript.streamed = False
+    transcript.exchange_spend = Spend()
     if text is not None:
         user_proxy.send_user_message(text)
     try:
@@ -205,12 +232,14 @@ async def exchange(
         if transcript.streamed:
             print()
         print(f"Error: {exc}", flush=True)
-        return
-    if transcript.streamed:
-        print(flush=True)  # end the streamed line
     else:
-        print("Assistant: ")
-        print(response, flush=True)
+        if transcript.streamed:
+            print(flush=True)  # end the streamed line
+        else:
+            print("Assistant: ")
+            print(response, flush=True)
+    if show_usage:
+        print(usage_line(transcript), flush=True)
 
 
 class Warmup:
@@ -276,7 +305,7 @@ class Session:
     async def _get_ready(self) -> conversation.UserProxy:
         pending = self._pending
         user = await pending.result() if isinstance(pending, Warmup) else pending
-        topics = [ToolExecuted.topic, MessageDelta.topic]
+        topics = [ToolExecuted.topic, MessageDelta.topic, UsageReported.topic]
         self._unsubscribe = user.on_event(self.transcript, topics=topics).close
         self.user = user
         if self._check:
@@ -307,24 +336,29 @@ class Session:
 
 
 async def chat(assistant_id: str | None = None, resume: str | None = None) -> int:
+    # Settings are read here, so that a bad one is reported before the prompt.
+    settings = conversation.load_settings()
     if resume is not None:
         session = Session(conversation.resume_conversation(resume, assistant_id))
     else:
-        # Settings are read here, so that a bad one is reported before the prompt.
-        session = Session(Warmup(conversation.load_settings(), assistant_id), check=True)
+        session = Session(Warmup(settings, assistant_id), check=True)
+    show_usage = settings.show_usage
     reader = make_reader()
     try:
         if resume is not None:
             user_proxy = await session.ready()
             if user_proxy.interrupted is not None:
                 print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
-                await exchange(user_proxy, None, session.transcript)
+                await exchange(user_proxy, None, session.transcript, show_usage=show_usage)
         while True:
             user_input = await session.read(reader)
             if user_input is None or user_input.strip().lower() == "exit":
                 break
-            if user_input.strip():
-                await exchange(await session.ready(), user_input, session.transcript)
+            if user_input.strip().lower() == "/usage":
+                print(f"Usage of this conversation: {session.transcript.spend}", flush=True)
+            elif user_input.strip():
+                user_proxy = await session.ready()
+                await exchange(user_proxy, user_input, session.transcript, show_usage=show_usage)
     finally:
         await session.aclose()
     return 0
@@ -355,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         "--list", action="store_true", help="list conversations with an interrupted exchange"
     )
     args = parser.parse_args(argv)
+    if problem := conversation.configure_tracing():
+        print(problem, file=sys.stderr)
     try:
         if args.list:
             return list_unfinished()

@@ -21,6 +21,7 @@ from conversation.api import (
 from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.environment import expose_dotenv
 from conversation.settings import Settings, SettingsError, load_settings
+from conversation.tracing import configure_tracing
 from conversation.transcripts import interrupted_exchange, recorded_transcript
 from mediator.errors import (
     ExchangeCancelledError,
@@ -44,8 +45,10 @@ from mediator.events import (
     StateChanged,
     ToolExecuted,
     ToolOutputsSubmitted,
+    UsageReported,
 )
 from mediator.script import State
+from mediator.usage import Spend, Usage, format_usd
 from persistence.errors import PersistenceError
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
@@ -77,14 +80,19 @@ __all__ = [
     "RunStatusChecked",
     "Settings",
     "SettingsError",
+    "Spend",
     "State",
     "StateChanged",
     "ToolCallDetail",
     "ToolExecuted",
     "ToolOutputsSubmitted",
     "ToolkitError",
+    "Usage",
+    "UsageReported",
     "UserProxy",
     "interrupted_exchange",
+    "configure_tracing",
+    "format_usd",
     "load_settings",
     "open_conversation",
     "pretty_json",

@@ -18,6 +18,7 @@ from typing import Literal
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
+from conversation.pricing import UsageSettings
 from mediator.errors import ToolkitError
 from persistence.settings import PersistenceSettings
 from tools.settings import QuoteSource, ToolSettings, blank_is_unset, given_values_only
@@ -33,7 +34,7 @@ class SettingsError(ToolkitError, ValueError):
     """A setting has a value the toolkit cannot use; the message names the variable."""
 
 
-class Settings(ToolSettings, PersistenceSettings):
+class Settings(ToolSettings, PersistenceSettings, UsageSettings):
     """Everything the wiring needs; each field maps to one environment variable.
 
     `Settings()` reads the environment and `.env` like any pydantic-settings class;

@@ -6,8 +6,10 @@ from conversation.catalog import default_catalog, demo_catalog
 from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.journaling import journal_for
 from conversation.offline import OFFLINE_API_KEY, embedded_emulator
+from conversation.pricing import Prices
 from conversation.recording import recorder_for
 from conversation.settings import Settings, SettingsError
+from conversation.tracing import listen as trace_events
 from mediator import create_mediator
 from mediator.journal import Journal
 from persistence import DEFAULT_DATABASE_URL
@@ -69,6 +71,7 @@ def wire(
     stream = (delivery or settings.delivery) == "stream"
     # The recorder (one per process) listens before the first event is published.
     recorder_for(settings)
+    trace_events()  # spans, when the OpenTelemetry extra is installed
     journal = journal if journal is not None else journal_for(settings)
     user = UserProxy(
         mediator,
@@ -84,6 +87,7 @@ def wire(
         thread_id=thread_id,
         stream=stream,
         journal=journal,
+        price=Prices.from_settings(settings).cost,
     )
     mediator.attach(user, assistant)
     return user

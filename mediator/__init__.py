@@ -36,6 +36,7 @@ from mediator.events import (
     StateChanged,
     ToolExecuted,
     ToolOutputsSubmitted,
+    UsageReported,
 )
 from mediator.factory import MEDIATOR_KINDS, MediatorKind, create_mediator, mediator_factory
 from mediator.participants import AssistantSide, UserSide
@@ -51,6 +52,7 @@ from mediator.script import (
     next_state,
 )
 from mediator.state_machine import MediatorStateMachine
+from mediator.usage import Spend, Usage, format_usd
 
 __all__ = [
     "ALL_TOPICS",
@@ -83,6 +85,7 @@ __all__ = [
     "Reconciled",
     "RunStarted",
     "RunStatusChecked",
+    "Spend",
     "State",
     "StateChanged",
     "Subscription",
@@ -90,11 +93,14 @@ __all__ = [
     "ToolOutputsSubmitted",
     "Transition",
     "Trigger",
+    "Usage",
+    "UsageReported",
     "UserSide",
     "allowed_triggers",
     "create_mediator",
     "define_topics",
     "destination",
+    "format_usd",
     "mediator_factory",
     "next_state",
     "publish",

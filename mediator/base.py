@@ -48,9 +48,11 @@ from mediator.events import (
     StateChanged,
     ToolExecuted,
     ToolOutputsSubmitted,
+    UsageReported,
 )
 from mediator.participants import AssistantSide, UserSide
 from mediator.script import State, Trigger
+from mediator.usage import Usage
 from tools.types import ToolCall, ToolResult
 
 __all__ = ["Mediator"]
@@ -285,12 +287,13 @@ class Mediator(ABC):
             self._exchange_id, self._seq = previous  # refused: the exchange never began
             raise
 
-    def started(self, run_id: str) -> None:
+    def started(self, run_id: str, *, model: str | None = None) -> None:
         """The run exists remotely: -> started, `RunStarted`; `run_id` is set from here on."""
         self._fire(Trigger.STARTED, run_id=run_id)
         self._publish(
             RunStarted(
                 **self._common(),
+                model=model,
             )
         )
 
@@ -371,6 +374,23 @@ class Mediator(ABC):
             MessageDelta(
                 **self._common(),
                 delta=delta,
+            )
+        )
+
+    def usage_reported(
+        self,
+        usage: Usage,
+        *,
+        model: str | None,
+        cost_usd: float | None = None,
+        whole_run: bool = False,
+    ) -> None:
+        """The API reported tokens used since the last report: `UsageReported`, no state
+        change."""
+        self._refuse_reentry("usage_reported")
+        self._publish(
+            UsageReported(
+                **self._common(), usage=usage, model=model, cost_usd=cost_usd, whole_run=whole_run
             )
         )
 

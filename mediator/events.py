@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import ClassVar, Final
 
 from mediator.script import State, Trigger
+from mediator.usage import Usage, format_usd
 from tools.formatting import call_summary, tool_call_line
 from tools.types import ToolCall, ToolResult
 
@@ -38,6 +39,7 @@ __all__ = [
     "StateChanged",
     "ToolExecuted",
     "ToolOutputsSubmitted",
+    "UsageReported",
 ]
 
 TEXT_LIMIT: Final = 120
@@ -127,9 +129,11 @@ class MessageSent(MediatorEvent):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunStarted(MediatorEvent):
-    """A run (exchange) started remotely; `run_id` is set from here on."""
+    """A run (exchange) started remotely; `run_id` is set from here on. `model` is the model
+    the server says runs it, when it says."""
 
     topic: ClassVar[str] = "startedRun"
+    model: str | None = None
 
     def __str__(self) -> str:
         return f"Assistant: started run {self.run_id}"
@@ -213,6 +217,24 @@ class MessageDelta(MediatorEvent):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class UsageReported(MediatorEvent):
+    """The API reported tokens used by the run since the last report: `usage`, on `model`,
+    costing `cost_usd` (None when no price is known for the model). `whole_run` says the
+    protocol reports usage per run (Assistants), not per model response (Responses): the
+    report then covers every model call of the run, not only the last one."""
+
+    topic: ClassVar[str] = "reportedUsage"
+    model: str | None
+    usage: Usage
+    cost_usd: float | None = None
+    whole_run: bool = False
+
+    def __str__(self) -> str:
+        cost = "no price known" if self.cost_usd is None else format_usd(self.cost_usd)
+        return f"Usage: {self.usage} tokens, {cost} ({self.model or 'unknown model'})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Reconciled(MediatorEvent):
     """After a request whose outcome was unknown (`request`, failing with `error`), the
     Assistant Proxy looked at what exists remotely and found `found` (e.g. "run run_1 is
@@ -263,6 +285,7 @@ EVENT_TYPES: Final[tuple[type[MediatorEvent], ...]] = (
     MessageRetrieved,
     MessageDelta,
     Reconciled,
+    UsageReported,
     ExchangeFailed,
     ExchangeCancelled,
 )

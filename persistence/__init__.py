@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from persistence.settings import DEFAULT_DATABASE_URL
     from persistence.timeline import run_timeline
     from persistence.transcript import Transcript, TranscriptCall, TranscriptTurn
+    from persistence.usage_history import CostPoint, UsageTotals
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -73,6 +74,7 @@ __all__ = [
     "AssistantRow",
     "AssistantStore",
     "ConversationRow",
+    "CostPoint",
     "DatabaseJournal",
     "DatabaseUnavailableError",
     "HistoryQueryError",
@@ -94,6 +96,7 @@ __all__ = [
     "Transcript",
     "TranscriptCall",
     "TranscriptTurn",
+    "UsageTotals",
     "check_schema",
     "count_conversations",
     "current_recorder",
@@ -143,6 +146,8 @@ _HOMES: dict[str, str] = {
     "Transcript": "persistence.transcript",
     "TranscriptCall": "persistence.transcript",
     "TranscriptTurn": "persistence.transcript",
+    "UsageTotals": "persistence.usage_history",
+    "CostPoint": "persistence.usage_history",
     "check_schema": "persistence.schema",
     "count_conversations": "persistence.history",
     "count_runs": "persistence.history",

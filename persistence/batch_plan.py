@@ -136,6 +136,11 @@ class BatchPlan:
         return [e for e in self.events if e.role is not None]
 
     @property
+    def usage_runs(self) -> list[str]:
+        """Runs that got a usage report in this batch: their sums are taken again."""
+        return sorted({e.run_id for e in self.events if e.run_id and e.input_tokens is not None})
+
+    @property
     def known_starts(self) -> dict[str, datetime]:
         """Start times of the runs that started in this batch."""
         return {s.run_id: s.started_at for s in self.run_starts if s.certain}

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     String,
+    case,
     column,
     func,
     literal_column,
@@ -157,6 +158,15 @@ def list_conversations(
         .order_by(Run.started_at.desc(), Run.id.desc())
         .limit(1)
     )
+    tokens = select(func.coalesce(func.sum(Run.total_tokens), 0)).where(
+        Run.conversation_id == Conversation.id
+    )
+    # NULL as soon as one run that used tokens has no price: never a partial sum.
+    unpriced = select(func.count(Run.id)).where(
+        Run.conversation_id == Conversation.id, Run.total_tokens > 0, Run.cost_usd.is_(None)
+    )
+    cost = select(func.sum(Run.cost_usd)).where(Run.conversation_id == Conversation.id)
+    priced_cost = case((unpriced.scalar_subquery() == 0, cost.scalar_subquery()), else_=None)
     key = Conversation.updated_at if order == "updated" else Conversation.created_at
     page_stmt = (
         select(
@@ -170,6 +180,8 @@ def list_conversations(
             runs.scalar_subquery().label("run_count"),
             messages.scalar_subquery().label("message_count"),
             last_status.scalar_subquery().label("last_status"),
+            tokens.scalar_subquery().label("total_tokens"),
+            priced_cost.label("cost_usd"),
         )
         .where(*filters)
         .order_by(key.desc(), Conversation.id.desc())
@@ -223,6 +235,10 @@ def list_runs(
             Run.total_tokens,
             events.scalar_subquery().label("event_count"),
             tools.scalar_subquery().label("tool_call_count"),
+            Run.model,
+            Run.cached_input_tokens,
+            Run.reasoning_tokens,
+            Run.cost_usd,
         )
         .where(*filters)
         .order_by(*order)

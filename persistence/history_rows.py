@@ -65,6 +65,10 @@ class ConversationRow:
     message_count: int
     last_status: str | None
     """The mediator state of the conversation's latest run (None: no run yet)."""
+    total_tokens: int = 0
+    """Input and output tokens of all its runs."""
+    cost_usd: float | None = None
+    """The sum of its runs' costs; None when a run that used tokens has no price known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,11 @@ class RunRow:
     total_tokens: int | None
     event_count: int
     tool_call_count: int
+    model: str | None = None
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    """US dollars; None when no price is known (or the run reported no usage)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from persistence import history, timeline, transcript
+from persistence import history, timeline, transcript, usage_history
 from persistence.engine import make_engine
 from persistence.history import ConversationOrder
 from persistence.history_rows import (
@@ -25,6 +25,7 @@ from persistence.history_rows import (
     RunRow,
     Timeline,
 )
+from persistence.usage_history import CostPoint, UsageTotals
 
 __all__ = ["HistoryStore"]
 
@@ -139,3 +140,43 @@ class HistoryStore:
     def transcript(self, conversation_id: str) -> transcript.Transcript | None:
         """See `persistence.transcript.conversation_transcript`."""
         return self._run(transcript.conversation_transcript, conversation_id)
+
+    def usage_totals(
+        self,
+        *,
+        conversation_id: str | None = None,
+        assistant_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+    ) -> UsageTotals:
+        """See `persistence.usage_history.usage_totals`."""
+        return self._run(
+            usage_history.usage_totals,
+            conversation_id=conversation_id,
+            assistant_id=assistant_id,
+            status=status,
+            since=since,
+            until=until,
+            text=text,
+        )
+
+    def cost_by_day(
+        self,
+        *,
+        assistant_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+    ) -> tuple[CostPoint, ...]:
+        """See `persistence.usage_history.cost_by_day`."""
+        return self._run(
+            usage_history.cost_by_day,
+            assistant_id=assistant_id,
+            status=status,
+            since=since,
+            until=until,
+            text=text,
+        )

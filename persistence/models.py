@@ -143,11 +143,17 @@ class Run(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     duration_s: Mapped[float | None] = mapped_column(Float)
+    # Token usage, the sums of the run's usage reports (`RunEvent`): input, output, total.
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     total_tokens: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(128))
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    """US dollars; NULL when no price is known for a report of the run (or none came)."""
 
 
 Index("ix_runs_conversation_started", Run.conversation_id, Run.started_at)
@@ -203,6 +209,13 @@ class RunEvent(Base):
     code: Mapped[str | None] = mapped_column(String(64))
     is_error: Mapped[bool | None] = mapped_column(Boolean)
     at: Mapped[datetime]
+    # A usage report (`UsageReported`) only: the model, its tokens and their cost.
+    model: Mapped[str | None] = mapped_column(String(128))
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
 
 
 Index("ix_run_events_run_seq", RunEvent.run_id, RunEvent.seq)

@@ -18,6 +18,7 @@ ToolOutputsSubmitted   JSON list of call ids      JSON list of the outputs      
 RunStatusChecked                                  the remote status
 MessageRetrieved                                  the reply's text
 MessageDelta                                      the piece of text
+UsageReported                                     the tokens and cost, as text
 ExchangeFailed                                    the error (``code``: its code)
 ExchangeCancelled                                 the reason
 =====================  =========================  ==============================  ===========
@@ -43,6 +44,7 @@ from mediator.events import (
     StateChanged,
     ToolExecuted,
     ToolOutputsSubmitted,
+    UsageReported,
 )
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
 
 NAME_LIMIT: Final = 256
 CODE_LIMIT: Final = 64
+MODEL_LIMIT: Final = 128
 
 
 def clean_text(text: str) -> str:
@@ -107,6 +110,12 @@ class EventRecord:
     """``user`` or ``assistant`` when the event is also a message (its text in input/output)."""
     calls: tuple[CallRecord, ...] = ()
     """Requested (ActionRequired), executed (ToolExecuted) or submitted (ToolOutputsSubmitted)."""
+    model: str | None = None
+    input_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
 
     @property
     def message_text(self) -> str | None:
@@ -197,6 +206,19 @@ def _submitted(event: ToolOutputsSubmitted) -> dict[str, Any]:
     }
 
 
+def _usage(event: UsageReported) -> dict[str, Any]:
+    usage = event.usage
+    return {
+        "output": str(event).removeprefix("Usage: "),
+        "model": _short(event.model, MODEL_LIMIT),
+        "input_tokens": usage.input_tokens,
+        "cached_input_tokens": usage.cached_input_tokens,
+        "output_tokens": usage.output_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "cost_usd": event.cost_usd,
+    }
+
+
 _DETAILS: Final[dict[type[MediatorEvent], Callable[[Any], dict[str, Any]]]] = {
     StateChanged: lambda e: {"previous_state": str(e.previous), "trigger": str(e.trigger)},
     MessageSent: lambda e: {"input": clean_text(e.text), "role": "user"},
@@ -206,6 +228,7 @@ _DETAILS: Final[dict[type[MediatorEvent], Callable[[Any], dict[str, Any]]]] = {
     ActionRequired: _requested,
     ToolExecuted: _executed,
     ToolOutputsSubmitted: _submitted,
+    UsageReported: _usage,
     ExchangeFailed: lambda e: {"output": clean_text(e.error), "code": _short(e.code, CODE_LIMIT)},
     ExchangeCancelled: lambda e: {"output": clean_text(e.reason)},
 }

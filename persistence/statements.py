@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, String, bindparam, func, select, update
+from sqlalchemy import Float, String, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from persistence.models import (
@@ -67,6 +67,7 @@ class Statements:
     note_conversations: Any
     set_titles: Any
     change_runs: Any
+    sum_usage: Any
     backfill_conversation: tuple[Any, Any]
     """(run_events, messages): attach a session's rows to its conversation."""
     backfill_run: tuple[Any, Any]
@@ -145,6 +146,37 @@ def _run_changes() -> Any:
     )
 
 
+def _sum_usage() -> Any:
+    """A run's usage columns from its usage reports (sums, so repeating it changes nothing).
+    The cost is NULL when any report has no price: a partial sum would understate it."""
+    reports = RunEvent.run_id == Run.id, RunEvent.input_tokens.is_not(None)
+
+    def total(column: Any) -> Any:
+        return select(func.sum(column)).where(*reports).scalar_subquery()
+
+    unpriced = select(func.count()).where(*reports, RunEvent.cost_usd.is_(None)).scalar_subquery()
+    latest_model = (
+        select(RunEvent.model)
+        .where(*reports, RunEvent.model.is_not(None))
+        .order_by(RunEvent.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        update(Run)
+        .where(Run.id == bindparam("b_id"))
+        .values(
+            prompt_tokens=total(RunEvent.input_tokens),
+            cached_input_tokens=total(RunEvent.cached_input_tokens),
+            completion_tokens=total(RunEvent.output_tokens),
+            reasoning_tokens=total(RunEvent.reasoning_tokens),
+            total_tokens=total(RunEvent.input_tokens + RunEvent.output_tokens),
+            cost_usd=case((unpriced == 0, total(RunEvent.cost_usd)), else_=None),
+            model=func.coalesce(latest_model, Run.model),
+        )
+    )
+
+
 @functools.cache
 def statements_for(dialect: str) -> Statements:
     """The statements for `dialect` (``sqlite`` or ``postgresql``), built once."""
@@ -172,6 +204,7 @@ def statements_for(dialect: str) -> Statements:
         note_conversations=note,
         set_titles=titles,
         change_runs=_run_changes(),
+        sum_usage=_sum_usage(),
         backfill_conversation=by_session,
         backfill_run=by_exchange,
     )

@@ -12,9 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mediator.usage import Spend, Usage
 from persistence.models import Conversation, Message, Run, ToolCallRow
 
 __all__ = ["Transcript", "TranscriptCall", "TranscriptTurn", "conversation_transcript"]
@@ -43,6 +44,7 @@ class TranscriptTurn:
     reply: str | None = None
     status: str | None = None  # the last run's status; None when no run was recorded
     error: str | None = None
+    spend: Spend = Spend()  # tokens and cost of its runs (one report per run that used any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ def conversation_transcript(
     replies = _replies(session, conversation_id, exchange_ids)
     runs = _last_runs(session, exchange_ids)
     calls = _calls(session, exchange_ids)
+    spends = _spends(session, exchange_ids)
     turns = tuple(
         TranscriptTurn(
             exchange_id=row.exchange_id or "",
@@ -82,6 +85,7 @@ def conversation_transcript(
             reply=replies.get(row.exchange_id),
             status=runs.get(row.exchange_id, (None, None))[0],
             error=runs.get(row.exchange_id, (None, None))[1],
+            spend=spends.get(row.exchange_id or "", Spend()),
         )
         for row in reversed(prompts)
     )
@@ -133,3 +137,27 @@ def _calls(session: Session, exchange_ids: list[str]) -> dict[str, list[Transcri
             )
         )
     return calls
+
+
+def _spends(session: Session, exchange_ids: list[str]) -> dict[str, Spend]:
+    """Each exchange's usage and cost, from its runs' sums (`persistence.statements`)."""
+    rows = session.execute(
+        select(
+            Run.exchange_id,
+            func.coalesce(func.sum(Run.prompt_tokens), 0),
+            func.coalesce(func.sum(Run.cached_input_tokens), 0),
+            func.coalesce(func.sum(Run.completion_tokens), 0),
+            func.coalesce(func.sum(Run.reasoning_tokens), 0),
+            func.coalesce(func.sum(Run.cost_usd), 0.0),
+            func.count(Run.id).filter(Run.total_tokens > 0),
+            func.count(Run.id).filter(Run.total_tokens > 0, Run.cost_usd.is_(None)),
+        )
+        .where(Run.exchange_id.in_(exchange_ids))
+        .group_by(Run.exchange_id)
+    )
+    spends: dict[str, Spend] = {}
+    for exchange_id, *counts, cost, reports, unpriced in rows:
+        if exchange_id is not None:
+            usage = Usage(*(int(count or 0) for count in counts))
+            spends[exchange_id] = Spend(usage, float(cost or 0.0), int(reports), int(unpriced))
+    return spends

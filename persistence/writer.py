@@ -31,7 +31,8 @@ __all__ = ["BatchWriter"]
 _EVENT_COLUMNS = (
     "event_uuid", "session_id", "exchange_id", "conversation_id", "run_id", "seq", "type",
     "topic", "state", "previous_state", "trigger", "tool_name", "call_id", "input", "output",
-    "code", "is_error", "at",
+    "code", "is_error", "at", "model", "input_tokens", "cached_input_tokens", "output_tokens",
+    "reasoning_tokens", "cost_usd",
 )  # fmt: skip
 
 
@@ -124,6 +125,8 @@ class BatchWriter:
                 run(statement, tools[kind])
         if plan.run_changes:
             run(sql.change_runs, self._run_change_rows(connection, plan))
+        if usage_runs := plan.usage_runs:
+            run(sql.sum_usage, [{"b_id": run_id} for run_id in usage_runs])
         if titled := plan.titled_conversations:
             run(sql.set_titles, [{"b_id": c} for c in sorted(titled)])
 

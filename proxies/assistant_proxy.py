@@ -30,6 +30,7 @@ from mediator.errors import (
     ExchangeTimeoutError,
 )
 from mediator.journal import Journal, MemoryJournal
+from mediator.usage import Usage
 from proxies.backends.base import (
     Backend,
     RunSnapshot,
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: What tokens cost: (model, usage) -> US dollars, or None when no price is known.
+Price = Callable[[str, Usage], float | None]
+
 _RUN_ENDED_MESSAGES = {
     RunStatus.FAILED: "the assistant's run failed",
     RunStatus.EXPIRED: "the assistant's run expired before it finished",
@@ -71,6 +75,7 @@ class AssistantProxy:
         thread_id: str | None = None,
         stream: bool = False,
         journal: Journal | None = None,
+        price: Price | None = None,
     ) -> None:
         if not assistant_id or not isinstance(assistant_id, str):
             raise ValueError("assistant_id must be a non-empty string")
@@ -80,6 +85,8 @@ class AssistantProxy:
         self._policy = policy or ExchangePolicy()
         self._thread_id = thread_id
         self._journal: Journal = journal if journal is not None else MemoryJournal()
+        self._price = price
+        self._reported: Usage | None = None  # the run's usage as last reported
         self._announced = False
         if thread_id is not None:
             mediator.bind_conversation(thread_id)
@@ -180,6 +187,7 @@ class AssistantProxy:
         self._run_id = None
         self._exchange_id = exchange_id
         self._last_status = None
+        self._reported = None
         try:
             async with asyncio.timeout(self._policy.deadline_s):
                 await self._run_exchange(exchange_id, text, resuming=resuming)
@@ -246,6 +254,7 @@ class AssistantProxy:
         watch: TurnWatch | None = None  # the turn being polled
         while True:
             self._last_status = snapshot.status
+            self._report_usage(snapshot)
             if snapshot.status is RunStatus.REQUIRES_ACTION:
                 snapshot = await self._handle_action(thread_id, snapshot)
                 watch = None
@@ -284,8 +293,28 @@ class AssistantProxy:
         """Fire `started` for the exchange's run, once; True (the snapshot is accounted for)."""
         if self._run_id is None:
             self._run_id = snapshot.run_id
-            self._mediator.started(snapshot.run_id)
+            self._mediator.started(snapshot.run_id, model=snapshot.model)
         return True
+
+    def _report_usage(self, snapshot: RunSnapshot) -> None:
+        """Publish the tokens the run used since the last report, priced when a price is
+        known (never guessed: an unknown model has no cost)."""
+        if snapshot.usage is None or snapshot.usage == self._reported:
+            return
+        new = snapshot.usage if self._reported is None else snapshot.usage.since(self._reported)
+        self._reported = snapshot.usage
+        cost = None
+        if self._price is not None and snapshot.model:
+            try:
+                cost = self._price(snapshot.model, new)
+            except Exception:  # a price table that breaks must not break the exchange
+                logger.warning("pricing %s failed", snapshot.model, exc_info=True)
+        self._mediator.usage_reported(
+            new,
+            model=snapshot.model,
+            cost_usd=cost,
+            whole_run=not self._backend.usage_per_response,
+        )
 
     # -- starting, and submitting tool outputs: look before you leap ---------------------
 

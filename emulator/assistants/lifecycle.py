@@ -36,6 +36,7 @@ from ..common.turns import (
     Turn,
     TurnContext,
 )
+from ..common.usage import call_tokens, prompt_tokens
 from ..common.wire import JsonObj, estimate_tokens
 from .effects import RunEffects, RunStreams
 from .objects import message_text
@@ -188,7 +189,8 @@ class RunEngine:
         """Apply a turn's outcome; true when the run goes on (it asked for tools)."""
         book = self._store.books[run["id"]]
         if isinstance(turn, CallTools):
-            book.completion_tokens += sum(estimate_tokens(c.arguments_json()) for c in turn.calls)
+            calls = turn.calls
+            book.completion_tokens += sum(call_tokens(c.name, c.arguments_json()) for c in calls)
             self._effects.tool_calls(run, turn.calls)
             return True
         if isinstance(turn, Reply):
@@ -218,9 +220,17 @@ class RunEngine:
             return Fail("server_error", f"The model raised {type(exc).__name__}: {exc}")
 
     def _count_prompt(self, run: JsonObj) -> int:
-        messages = self._store.messages.get(run["thread_id"], {}).values()
-        tokens = estimate_tokens(run["instructions"])
-        tokens += sum(estimate_tokens(message_text(m)) for m in messages)
+        """This turn's input, counted as the Responses side counts it (`common.usage`): the
+        thread's messages and every function call and output of its runs so far."""
+        items = [message_text(m) for m in self._store.messages.get(run["thread_id"], {}).values()]
+        for other in self._store.runs.get(run["thread_id"], {}).values():
+            for step in self._store.run_steps(other["id"]):
+                if _is_tool_step(step):
+                    for call in _exchanges(step):
+                        items.append(call.arguments)
+                        if call.output is not None:
+                            items.append(call.output)
+        tokens = prompt_tokens(run["instructions"], run["tools"], items)
         self._store.books[run["id"]].prompt_tokens += tokens
         return tokens
 

@@ -34,6 +34,7 @@ from ..common.turns import (
     Turn,
     TurnContext,
 )
+from ..common.usage import PromptCache, call_tokens, prompt_tokens
 from ..common.wire import JsonObj, estimate_tokens, new_id, now
 from .context import tool_policy, turn_context
 from .events import TERMINAL_EVENTS, ResponseLog, item_events, replayed_log
@@ -67,6 +68,7 @@ class ResponseEngine:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._logs: dict[str, ResponseLog] = {}
         self._done: dict[str, asyncio.Event] = {}
+        self._cache = PromptCache()
 
     # -- requests ---------------------------------------------------------------------------
     def start(self, response: JsonObj, *, stuck: bool = False) -> None:
@@ -195,20 +197,23 @@ class ResponseEngine:
             return Fail("server_error", f"The model raised {type(exc).__name__}: {exc}")
 
     def _apply(self, response: JsonObj, turn: Turn, items: Sequence[JsonObj]) -> None:
-        prompt = estimate_tokens(response["instructions"] or "")
-        prompt += sum(estimate_tokens(item_text(item)) for item in items)
-        usage = response_usage(prompt, 0)
+        instructions, tools = response["instructions"], response["tools"]
+        prompt = prompt_tokens(instructions, tools, [item_text(item) for item in items])
+        conversation = (response["conversation"] or {}).get("id")
+        cached = self._cache.read(conversation, instructions, tools, prompt)
+        usage = response_usage(prompt, 0, cached=cached)
         if isinstance(turn, CallTools):
             output = [
                 function_call_item(new_id("call"), call.name, call.arguments_json())
                 for call in turn.calls
             ]
-            completion = sum(estimate_tokens(item["arguments"]) for item in output)
-            self._finish(response, "completed", output, usage=response_usage(prompt, completion))
+            completion = sum(call_tokens(item["name"], item["arguments"]) for item in output)
+            usage = response_usage(prompt, completion, cached=cached)
+            self._finish(response, "completed", output, usage=usage)
         elif isinstance(turn, Reply):
             text = structured_text(turn.text, (response["text"] or {}).get("format"))
             output = [message_item("assistant", text)]
-            usage = response_usage(prompt, estimate_tokens(text))
+            usage = response_usage(prompt, estimate_tokens(text), cached=cached)
             self._finish(response, "completed", output, usage=usage)
         elif isinstance(turn, Fail):
             self._finish(response, "failed", error=_error(turn.code, turn.message), usage=usage)

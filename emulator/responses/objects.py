@@ -129,10 +129,10 @@ def _parts_text(parts: Iterable[Any]) -> str:
     return "\n".join(texts)
 
 
-def response_usage(input_tokens: int, output_tokens: int) -> JsonObj:
+def response_usage(input_tokens: int, output_tokens: int, *, cached: int = 0) -> JsonObj:
     return {
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
         "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": input_tokens + output_tokens,

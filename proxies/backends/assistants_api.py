@@ -25,10 +25,10 @@ from proxies.backends.base import (
     RunStepInfo,
     StreamItem,
     TextDelta,
-    Usage,
 )
 from proxies.backends.clients import SharedClient
 from proxies.backends.sdk_errors import call_sdk, sdk_errors
+from proxies.backends.usage import usage_from_sdk
 from proxies.errors import BackendServerError
 from tools.types import ToolCall, ToolResult
 
@@ -54,20 +54,15 @@ def snapshot_from_run(run: Run, *, poll_after_s: float | None = None) -> RunSnap
     elif run.incomplete_details is not None:
         reason = run.incomplete_details.reason or "unknown"
         error = RunError(code=reason, message=f"the run ended incomplete ({reason})")
-    usage = None
-    if run.usage is not None:
-        usage = Usage(
-            prompt_tokens=run.usage.prompt_tokens,
-            completion_tokens=run.usage.completion_tokens,
-            total_tokens=run.usage.total_tokens,
-        )
     return RunSnapshot(
         run_id=run.id,
         thread_id=run.thread_id,
         status=RunStatus(run.status),
         tool_calls=calls,
         error=error,
-        usage=usage,
+        # The API reports a run's usage once it ended (null before): all its model calls.
+        usage=usage_from_sdk(run.usage),
+        model=run.model or None,
         poll_after_s=poll_after_s,
     )
 

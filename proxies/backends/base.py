@@ -13,7 +13,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from mediator.usage import Usage
 from tools.types import ToolCall, ToolResult
+
+__all__ = [
+    "AssistantCatalog",
+    "AssistantDefinition",
+    "Backend",
+    "RunError",
+    "RunSnapshot",
+    "RunStatus",
+    "RunStepInfo",
+    "StreamItem",
+    "TextDelta",
+    "Usage",
+]
 
 
 class RunStatus(StrEnum):
@@ -51,13 +65,6 @@ class RunError:
 
 
 @dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class RunSnapshot:
     """What the backend saw of a run at one moment."""
 
@@ -66,7 +73,10 @@ class RunSnapshot:
     status: RunStatus
     tool_calls: tuple[ToolCall, ...] = ()
     error: RunError | None = None
+    #: Tokens the run has used so far, as far as the protocol says (None: not reported yet).
     usage: Usage | None = None
+    #: The model the server says runs it.
+    model: str | None = None
     # The server's hint (`openai-poll-after-ms`) for when to look again, in seconds.
     poll_after_s: float | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
@@ -138,6 +148,9 @@ class Backend(ABC):
     #: True when the run id is the exchange id (the protocol has no run object of its own),
     #: so a run can be named before the server ever answered.
     runs_are_exchanges: bool = False
+    #: True when usage is reported per model response as the run goes (Responses); False when
+    #: only the finished run reports it, for all its model calls together (Assistants).
+    usage_per_response: bool = False
 
     @abstractmethod
     async def create_assistant(self, definition: AssistantDefinition) -> str:

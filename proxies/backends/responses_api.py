@@ -41,6 +41,7 @@ from proxies.backends.base import (
 from proxies.backends.clients import SharedClient
 from proxies.backends.responses_recovery import attempt_outcome, close_open_calls, items_after
 from proxies.backends.sdk_errors import call_sdk, sdk_errors
+from proxies.backends.usage import usage_from_sdk
 from proxies.errors import BackendError, BackendNotFoundError, BackendServerError
 from tools.types import ToolCall, ToolResult
 
@@ -70,7 +71,9 @@ class _Exchange:
     # The function calls each completed response asked for, by response id.
     calls: dict[str, tuple[ToolCall, ...]] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
+    # The sum of the usage of every response of the exchange, each counted once.
+    usage: Usage | None = None
+    counted: set[str] = field(default_factory=set)  # responses whose usage is in `usage`
 
 
 def _tools(definition: AssistantDefinition) -> list[dict[str, Any]]:
@@ -110,6 +113,7 @@ class ResponsesBackend(Backend):
     supports_streaming = True
     supports_resume = True
     runs_are_exchanges = True
+    usage_per_response = True
 
     def __init__(self, client: SharedClient, catalog: AssistantCatalog) -> None:
         self._clients = client
@@ -175,6 +179,7 @@ class ResponsesBackend(Backend):
             self._fold_output(exchange, response)
             if response.output and response.output[-1].id:
                 self._known_item[exchange.conversation_id] = response.output[-1].id
+        self._count_usage(exchange, response)
         calls = exchange.calls.get(response.id, ()) if status is RunStatus.REQUIRES_ACTION else ()
         return RunSnapshot(
             run_id=exchange.id,
@@ -182,12 +187,23 @@ class ResponsesBackend(Backend):
             status=status,
             tool_calls=calls,
             error=_error(response),
-            usage=exchange.usage if status.is_terminal else None,
+            usage=exchange.usage,
+            model=response.model or exchange.definition.model,
         )
 
     @staticmethod
+    def _count_usage(exchange: _Exchange, response: Response) -> None:
+        """Add the response's usage to the exchange's, once: a response reports it when it
+        ended, whether it completed, failed or was cancelled (all of those were billed)."""
+        usage = usage_from_sdk(response.usage)
+        if usage is None or response.id in exchange.counted:
+            return
+        exchange.counted.add(response.id)
+        exchange.usage = usage if exchange.usage is None else exchange.usage + usage
+
+    @staticmethod
     def _fold_output(exchange: _Exchange, response: Response) -> None:
-        """Keep the response's text, tool calls and usage (called once per response)."""
+        """Keep the response's text and tool calls (called once per response)."""
         calls: list[ToolCall] = []
         for item in response.output:
             if item.type == "function_call":
@@ -200,12 +216,6 @@ class ResponsesBackend(Backend):
                         RunStepInfo(item.id or "", "message_creation", "completed", text[:200])
                     )
         exchange.calls[response.id] = tuple(calls)
-        if response.usage is not None:
-            exchange.usage = Usage(
-                prompt_tokens=exchange.usage.prompt_tokens + response.usage.input_tokens,
-                completion_tokens=exchange.usage.completion_tokens + response.usage.output_tokens,
-                total_tokens=exchange.usage.total_tokens + response.usage.total_tokens,
-            )
 
     def _request(self, exchange: _Exchange, input_: str | list[dict[str, Any]]) -> dict[str, Any]:
         exchange.recovering = exchange.fresh
@@ -374,7 +384,14 @@ class ResponsesBackend(Backend):
         exchange.texts.extend(outcome.texts)
         self._known_item[exchange.conversation_id] = outcome.newest_item
         status = RunStatus.REQUIRES_ACTION if outcome.calls else RunStatus.COMPLETED
-        return RunSnapshot(exchange.id, exchange.conversation_id, status, outcome.calls)
+        return RunSnapshot(
+            exchange.id,
+            exchange.conversation_id,
+            status,
+            outcome.calls,
+            usage=exchange.usage,  # the items found carry no usage: what was seen so far
+            model=exchange.definition.model,
+        )
 
     async def settle_run(self, thread_id: str, run_id: str) -> bool:
         exchange = self._exchanges.get(run_id)

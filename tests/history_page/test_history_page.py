@@ -97,7 +97,15 @@ def runs_of(history: RecordedHistory, *conversation_ids: str) -> list[RunRow]:
 def cards_for(runs: list[RunRow]) -> dict[str, str]:
     seconds = sum(r.duration_s or 0.0 for r in runs)
     events = sum(r.event_count for r in runs)
-    return {"Runs": str(len(runs)), "Events": str(events), "Run duration": f"{seconds:.3f} s"}
+    tokens = sum(r.total_tokens or 0 for r in runs)
+    return {
+        "Runs": str(len(runs)),
+        "Events": str(events),
+        "Run duration": f"{seconds:.3f} s",
+        "Tokens": f"{tokens:,}",
+        # The emulator's model has no price: said so, never counted as $0.
+        "Cost": "no price" if tokens else "–",
+    }
 
 
 def test_page_loads_with_metrics_and_the_conversation_grid(history_env: RecordedHistory) -> None:
@@ -111,6 +119,35 @@ def test_page_loads_with_metrics_and_the_conversation_grid(history_env: Recorded
     assert [g.key for g in grids] == [g.key for g in grids if g.key.startswith("conversations-")]
     assert len(grids) == 1
     assert not at.dataframe  # AgGrid is the default
+
+
+def test_usage_and_cost_columns_totals_and_a_chart_over_time(
+    dataframe_mode: RecordedHistory,
+) -> None:
+    at = started()
+    grid = at.dataframe[0].value
+    listed = {c.id: c for c in store(dataframe_mode).list_conversations().items}
+    for _, row in grid.iterrows():
+        conversation = listed[row["Conversation"]]
+        assert conversation.total_tokens
+        assert row["Tokens"] == f"{conversation.total_tokens:,}"
+        assert row["Cost"] == "no price"  # the emulator's model has no price
+    totals = store(dataframe_mode).usage_totals()
+    assert metrics(at)["Tokens"] == f"{totals.total_tokens:,}"
+    assert totals.total_tokens == sum(c.total_tokens for c in listed.values())
+    (chart,) = at.get("vega_lite_chart")  # cost over time: tokens, as no price is known
+    assert "Tokens" in chart.proto.spec
+    assert any("No price is known" in c.value for c in at.caption)
+    at = select(at, selected_conversation=dataframe_mode.tools)
+    assert list(at.dataframe[1].value["Cost"]) == ["no price"] * 2
+    first, _ = store(dataframe_mode).list_runs(dataframe_mode.tools).items
+    at = select(at, selected_run=first.id)
+    assert first.prompt_tokens
+    assert first.completion_tokens
+    line = f"offline-demo · {first.prompt_tokens:,} in / {first.completion_tokens:,} out tokens"
+    assert f"{line} · no price known" in [c.value for c in at.caption]
+    assert metrics(at)["Tokens"] == f"{first.total_tokens:,}"
+    assert metrics(at)["Cost"] == "no price"
 
 
 def test_drill_down_conversation_runs_events_through_session_state(
@@ -130,8 +167,10 @@ def test_drill_down_conversation_runs_events_through_session_state(
     assert headings(at)[-1] == f"Run {first.id}"
     assert metrics(at)["Events"] == str(first.event_count)
     assert metrics(at)["Run duration"] == f"{first.duration_s:.3f} s"
+    assert first.total_tokens
+    assert metrics(at)["Tokens"] == f"{first.total_tokens:,}"
     assert len(at.get("component_instance")) == 3  # ... and the run's events
-    assert len(at.get("vega_lite_chart")) == 1  # the timeline
+    assert len(at.get("vega_lite_chart")) == 2  # the cost over time, and the run's timeline
 
     events = store(history_env).list_run_events(first.id).items
     executed = next(e for e in events if e.type == "ToolExecuted")
@@ -143,7 +182,7 @@ def test_drill_down_conversation_runs_events_through_session_state(
 def test_timeline_chart_has_state_intervals_and_tool_spans(history_env: RecordedHistory) -> None:
     first, _ = store(history_env).list_runs(history_env.tools).items
     at = select(started(), selected_conversation=history_env.tools, selected_run=first.id)
-    (chart,) = at.get("vega_lite_chart")
+    _, chart = at.get("vega_lite_chart")  # after the cost over time
     spec = json.loads(chart.proto.spec)
     assert spec["mark"]["type"] == "bar"
     assert set(spec["encoding"]) >= {"x", "x2", "y", "color", "tooltip"}

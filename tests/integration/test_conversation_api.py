@@ -145,9 +145,14 @@ def test_public_api_is_pinned() -> None:
             "tool_call_detail",
             "tool_call_line",
             "unfinished_conversations",
-            # A page reopening a conversation (`?conversation=ID`).
             "interrupted_exchange",
             "recorded_transcript",
+            # Usage and cost (issue 13).
+            "Spend",
+            "Usage",
+            "UsageReported",
+            "configure_tracing",
+            "format_usd",
         ]
     )
     for name in conversation.__all__:

@@ -25,8 +25,10 @@ from mediator.events import (
     StateChanged,
     ToolExecuted,
     ToolOutputsSubmitted,
+    UsageReported,
 )
 from mediator.script import State, Trigger
+from mediator.usage import Usage
 from tests.mediator.support import CALLS, RESULTS
 from tools.types import ToolResult
 
@@ -54,6 +56,7 @@ def test_seed_topics_are_kept_and_every_topic_is_unique() -> None:
         "retrievedMessage": MessageRetrieved,
         "messageDelta": MessageDelta,
         "reconciled": Reconciled,
+        "reportedUsage": UsageReported,
         "error": ExchangeFailed,
         "cancelled": ExchangeCancelled,
     }
@@ -65,7 +68,7 @@ def test_events_carry_only_the_listed_fields() -> None:
         ConversationBound: ["assistant_id", "backend"],
         StateChanged: ["previous", "trigger"],
         MessageSent: ["text"],
-        RunStarted: [],
+        RunStarted: ["model"],
         RunStatusChecked: ["status"],
         ActionRequired: ["tool_calls"],
         ToolExecuted: ["call", "result"],
@@ -73,6 +76,7 @@ def test_events_carry_only_the_listed_fields() -> None:
         MessageRetrieved: ["text"],
         MessageDelta: ["delta"],
         Reconciled: ["request", "error", "found"],
+        UsageReported: ["model", "usage", "cost_usd", "whole_run"],
         ExchangeFailed: ["error", "code"],
         ExchangeCancelled: ["reason"],
     }
@@ -132,6 +136,8 @@ def test_str_of_each_event_is_a_short_human_line() -> None:
         ToolOutputsSubmitted(**IDS, state=State.TOOL_OUTPUTS_SUBMITTED, results=RESULTS),
         MessageRetrieved(**IDS, state=State.COMPLETED, text="AAPL is at 190.50."),
         MessageDelta(**IDS, state=s, delta="AAPL is"),
+        UsageReported(**IDS, state=s, model="gpt-4o", usage=Usage(1234, 200, 56), cost_usd=0.0036),
+        UsageReported(**IDS, state=s, model="offline-demo", usage=Usage(10, 0, 5, 2)),
         ExchangeFailed(**IDS, state=State.FAILED, error="the run failed", code="server_error"),
         ExchangeCancelled(**IDS, state=State.CANCELLED, reason="the user stopped it"),
     ]
@@ -145,6 +151,8 @@ def test_str_of_each_event_is_a_short_human_line() -> None:
         "System: submitted 2 tool outputs (get_stock_price, buy_or_sell)",
         "Assistant: AAPL is at 190.50.",
         "Assistant (partial): AAPL is",
+        "Usage: 1,234 in (200 cached) / 56 out tokens, $0.00360 (gpt-4o)",
+        "Usage: 10 in / 5 out (2 reasoning) tokens, no price known (offline-demo)",
         "Error: the run failed [server_error]",
         "Cancelled: the user stopped it",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from emulator import EmulatorServer, Fail, Reply, ScriptedModel
 from mediator.events import ALL_TOPICS
+from persistence import current_recorder
 from tests.pages.conftest import ROOT
 
 APP = str(ROOT / "streamlit-chat.py")
@@ -97,7 +99,8 @@ def test_chat_round_shows_tool_calls_as_system_messages_then_the_reply(
     assert at.header[0].value == "Should I buy MSFT?"
     thread_id = at.session_state.thread_id
     assert thread_id
-    assert f"Assistant asst_demo_stock · conversation {thread_id}" in [c.value for c in at.caption]
+    ids = f"Assistant asst_demo_stock · conversation {thread_id} · "
+    assert any(c.value.startswith(ids) for c in at.caption)
     assert listener_count() == before
 
 
@@ -227,3 +230,54 @@ def test_an_unknown_conversation_in_the_url_is_named_and_a_new_one_starts(
     ]
     assert at.session_state.thread_id is None
     assert "conversation" not in at.query_params
+
+
+def _spend_captions(at: AppTest) -> list[str]:
+    return [c.value for m in at.chat_message if m.name == "assistant" for c in m.caption]
+
+
+def test_tokens_and_cost_per_exchange_and_for_the_conversation_survive_a_reload(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Priced by an override (the emulator's model has no price of its own), recorded, and
+    shown again from the database in a new session."""
+    monkeypatch.setenv("RECORD_EVENTS", "true")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{app_env}/usage.db")
+    monkeypatch.setenv("PRICE_OVERRIDES", '{"offline-demo": {"input": 2.5, "output": 10}}')
+    if (earlier := current_recorder()) is not None:  # the process's one, to another database
+        earlier.close(timeout_s=30)
+    try:
+        _reload_shows_the_same_usage(started_app())
+    finally:
+        if (ours := current_recorder()) is not None:
+            ours.close(timeout_s=30)
+
+
+def _reload_shows_the_same_usage(at: AppTest) -> None:
+    send(at, "Should I buy MSFT?")
+    send(at, "hello")
+    lines = _spend_captions(at)
+    assert len(lines) == 2
+    pattern = re.compile(r"Tokens: ([\d,]+) in / ([\d,]+) out · \$(0\.\d+)")
+    matches = [pattern.fullmatch(line) for line in lines]
+    assert all(matches), lines
+    tokens = sum(int(m[1].replace(",", "")) + int(m[2].replace(",", "")) for m in matches if m)
+    expected = sum((int(m[1].replace(",", "")) * 2.5 + int(m[2].replace(",", "")) * 10) / 1e6
+                   for m in matches if m)  # fmt: skip
+    thread_id = at.session_state.thread_id
+    (ids,) = [c.value for c in at.caption if c.value.startswith("Assistant asst_demo_stock")]
+    assert ids.startswith(
+        f"Assistant asst_demo_stock · conversation {thread_id} · {tokens:,} tokens"
+    )
+    assert float(ids.rsplit("$", 1)[1]) == pytest.approx(expected, rel=0.01)
+
+    # The recorder writes in the background: a new session reads it from the database.
+    recorder = current_recorder()
+    assert recorder is not None
+    assert recorder.flush(timeout_s=30)
+    reopened = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    reopened.query_params["conversation"] = thread_id
+    reopened.run()
+    assert not reopened.exception
+    assert _spend_captions(reopened) == lines
+    assert ids in [c.value for c in reopened.caption]

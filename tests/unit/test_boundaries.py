@@ -30,6 +30,8 @@ ALLOWED = {
     "alembic": ("persistence/",),
     "streamlit": ("streamlit-chat.py", "streamlit-history.py"),
     "st_aggrid": ("streamlit-history.py",),
+    # An optional extra: imported only where its absence is handled (conversation.tracing).
+    "opentelemetry": ("conversation/tracing.py", "conversation/otel_spans.py"),
 }
 # Toolkit packages a package must not import.
 FORBIDDEN_INTERNAL = {
