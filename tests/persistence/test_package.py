@@ -30,7 +30,6 @@ def test_exported_names_are_pinned() -> None:
             "install_signal_handlers", "list_assistants", "list_conversations", "list_messages",
             "list_run_events", "list_runs", "make_engine", "run_timeline", "start_recording",
             "upgrade_schema", "CostPoint", "UsageTotals",
-            "Transcript", "TranscriptCall", "TranscriptTurn", "current_recorder",
         ]
     )  # fmt: skip
     assert all(hasattr(persistence, name) for name in persistence.__all__)
