@@ -118,6 +118,7 @@ class _Exchange:
     steps: list[RunStepInfo] = field(default_factory=list)
     pending: tuple[ToolCall, ...] = ()  # calls asked for and not answered yet
     task: asyncio.Task[Outcome] | None = None
+    looked: bool = False  # `get_run` looked at the current request already
     last: RunSnapshot | None = None  # the last request's final snapshot
 
 
@@ -199,6 +200,8 @@ class ReplayBackend(Backend):
         status: RunStatus,
         calls: tuple[ToolCall, ...] = (),
         error: RunError | None = None,
+        *,
+        poll_after_s: float | None = None,
     ) -> RunSnapshot:
         return RunSnapshot(
             run_id=exchange.id,
@@ -206,6 +209,7 @@ class ReplayBackend(Backend):
             status=status,
             tool_calls=calls if status is RunStatus.REQUIRES_ACTION else (),
             error=error,
+            poll_after_s=poll_after_s,
         )
 
     def _exchange(self, run_id: str) -> _Exchange:
@@ -305,6 +309,7 @@ class ReplayBackend(Backend):
         """Send the exchange's next request as a local task; the run is in progress."""
         request = self._request(exchange)
         exchange.last = None
+        exchange.looked = False
         exchange.task = asyncio.get_running_loop().create_task(
             self._send(request), name=f"assistant-mediator request {exchange.id}"
         )
@@ -348,9 +353,13 @@ class ReplayBackend(Backend):
             if exchange.last is not None:
                 return exchange.last
             return self._launch(exchange)  # a stream broke: ask again, plainly
-        done, _ = await asyncio.wait({task}, timeout=LOCAL_WAIT_S)
+        # The first look answers at once (the request is out: the run is in progress, as a
+        # server would say); later ones wait a little for it, so polling adds no latency.
+        wait = LOCAL_WAIT_S if exchange.looked else 0.0
+        exchange.looked = True
+        done, _ = await asyncio.wait({task}, timeout=wait)
         if not done:
-            return self._snapshot(exchange, RunStatus.IN_PROGRESS)
+            return self._snapshot(exchange, RunStatus.IN_PROGRESS, poll_after_s=0.0)
         exchange.task = None
         return self._fold(exchange, task.result())  # a failed request raises; asked again next
 
