@@ -62,8 +62,8 @@ class AutoBackend(Backend):
                     offer = await probe_server(self._client)
                     chosen = self._choose(offer)
                     line = (
-                        f"ASSISTANT_BACKEND=auto: the server offers {offer.describe()}; "
-                        f"using the {chosen.name} backend."
+                        f"ASSISTANT_BACKEND=auto: {self._client.base_url} offers "
+                        f"{offer.describe()}; using the {chosen.name} backend."
                     )
                     logger.info("%s", line)
                     if self._announce is not None:

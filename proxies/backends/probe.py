@@ -12,12 +12,13 @@ it cannot accept with a 4xx other than 404/405, and one without it answers 404 o
    Where it keeps them, responses are chained with `previous_response_id`.
 3. `POST /v1/chat/completions` with an empty body: `chat`.
 
-The answer is kept per client (server and key) for the life of the process.
+The answer is kept per client (server and key, and event loop) for the life of the process.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,17 +125,20 @@ async def _probe(client: AsyncOpenAI) -> ServerOffer:
     return ServerOffer(chat=await _answers(client, "POST", "/chat/completions"))
 
 
-_found: dict[int, ServerOffer] = {}
+# Per SDK client, which is per (server, key, options) and event loop: an app asks once; a
+# server started afresh on the same port (tests) is asked again from its own loop.
+_found: weakref.WeakKeyDictionary[AsyncOpenAI, ServerOffer] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 async def probe_server(client: SharedClient) -> ServerOffer:
-    """What the server behind `client` offers, asked once per process."""
+    """What the server behind `client` offers, asked once per process and event loop."""
+    sdk = client.get()
     with _lock:
-        known = _found.get(id(client))
+        known = _found.get(sdk)
     if known is not None:
         return known
-    offer = await _probe(client.get())
+    offer = await _probe(sdk)
     with _lock:
-        _found[id(client)] = offer
+        _found[sdk] = offer
     return offer

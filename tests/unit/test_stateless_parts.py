@@ -30,7 +30,7 @@ def _delta(index: int | None, *, id: str | None = None, name: str | None = None,
 
 
 def test_one_character_deltas_of_two_interleaved_calls_assemble_exactly() -> None:
-    first = json.dumps({"symbol": "AAPL", "note": "ünïcode, \"quotes\" and {braces}"})
+    first = json.dumps({"symbol": "AAPL", "note": 'ünïcode, "quotes" and {braces}'})
     second = json.dumps({"symbol": "MSFT", "price": 412.5})
     assembler = ToolCallAssembler()
     assembler.add(_delta(0, id="call_a", name="get_stock_price"))
@@ -68,7 +68,8 @@ def test_every_call_goes_out_with_its_output_and_strays_are_dropped() -> None:
     units = tool_rounds(items)
     assert units[0] == Said("user", "hi")
     assert units[1] == ToolRound(
-        (items[1], items[2]), (Answered("c1", "one"), Answered("c2", "two"))  # type: ignore[arg-type]
+        (items[1], items[2]),
+        (Answered("c1", "one"), Answered("c2", "two")),  # type: ignore[arg-type]
     )
     assert isinstance(units[2], ToolRound)
     assert units[2].outputs == (Answered("c3", CANCELLED_OUTPUT),)
@@ -79,7 +80,14 @@ def test_every_call_goes_out_with_its_output_and_strays_are_dropped() -> None:
     assert calls == outputs == ["c1", "c2", "c3"]
     messages = chat_messages("be brief", units)
     assert [m["role"] for m in messages] == [
-        "system", "user", "assistant", "tool", "tool", "assistant", "tool", "user"
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "assistant",
+        "tool",
+        "user",
     ]
 
 
@@ -101,8 +109,7 @@ def test_budget_drops_the_oldest_turns_whole_and_keeps_the_newest() -> None:
 
 def test_an_oversized_newest_turn_keeps_its_question_and_its_last_round() -> None:
     rounds = [
-        ToolRound((Called(f"c{n}", "f", "{}"),), (Answered(f"c{n}", "y" * 300),))
-        for n in range(4)
+        ToolRound((Called(f"c{n}", "f", "{}"),), (Answered(f"c{n}", "y" * 300),)) for n in range(4)
     ]
     units = [Said("user", "q"), *rounds]
     kept = ContextBudget(max_tokens=150).fit(units, fixed=0)  # type: ignore[arg-type]
