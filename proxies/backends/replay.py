@@ -31,14 +31,12 @@ from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing, suppress
-from dataclasses import dataclass, field
 from typing import Final
 
 from proxies.backends.base import (
     AssistantCatalog,
     AssistantDefinition,
     Backend,
-    RunError,
     RunSnapshot,
     RunStatus,
     RunStepInfo,
@@ -54,14 +52,14 @@ from proxies.backends.history import (
     HistorySource,
     NoHistory,
     Said,
-    Unit,
     close_open_calls,
     tool_rounds,
 )
+from proxies.backends.replay_state import Conversation, Exchange, Outcome, Request, StreamEvent
 from proxies.errors import BackendNotFoundError
 from tools.types import ToolCall, ToolResult
 
-__all__ = ["Outcome", "ReplayBackend", "Request"]
+__all__ = ["Outcome", "ReplayBackend", "Request", "StreamEvent"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,55 +69,6 @@ LOCAL_WAIT_S: Final = 0.25
 HISTORY_WAIT_S: Final = 10.0
 _MAX_EXCHANGES = 256
 _MAX_CONVERSATIONS = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How one request ended: the model's texts and calls, or why it did not complete."""
-
-    status: RunStatus
-    texts: tuple[str, ...] = ()
-    calls: tuple[ToolCall, ...] = ()
-    error: RunError | None = None
-    #: The server's id for what it answered, where it keeps it (for chaining).
-    response_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """What one request sends: the definition, and the conversation as units that fit."""
-
-    definition: AssistantDefinition
-    units: tuple[Unit, ...]
-    #: The server's response that holds the conversation up to `since_chain` (a chaining
-    #: backend sends only the items after it), if the server keeps responses.
-    chain_from: str | None = None
-    since_chain: tuple[HistoryItem, ...] = ()
-
-
-#: A stream's progress: a status for the snapshot, a piece of text, or the outcome.
-StreamEvent = RunStatus | TextDelta | Outcome
-
-
-@dataclass
-class _Conversation:
-    id: str
-    items: list[HistoryItem] = field(default_factory=list)
-    #: (response id, how many items it covers): where the server's own memory stands.
-    anchor: tuple[str, int] | None = None
-
-
-@dataclass
-class _Exchange:
-    id: str
-    conversation: _Conversation
-    definition: AssistantDefinition
-    texts: list[str] = field(default_factory=list)
-    steps: list[RunStepInfo] = field(default_factory=list)
-    pending: tuple[ToolCall, ...] = ()  # calls asked for and not answered yet
-    task: asyncio.Task[Outcome] | None = None
-    looked: bool = False  # `get_run` looked at the current request already
-    last: RunSnapshot | None = None  # the last request's final snapshot
 
 
 class ReplayBackend(Backend):
@@ -141,8 +90,8 @@ class ReplayBackend(Backend):
         self._catalog = catalog
         self._history: HistorySource = history if history is not None else NoHistory()
         self._budget = budget or ContextBudget()
-        self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
-        self._exchanges: OrderedDict[str, _Exchange] = OrderedDict()
+        self._conversations: OrderedDict[str, Conversation] = OrderedDict()
+        self._exchanges: OrderedDict[str, Exchange] = OrderedDict()
         self._definitions: dict[str, AssistantDefinition] = {}
 
     # -- the wire (subclasses) ---------------------------------------------------------------
@@ -156,7 +105,7 @@ class ReplayBackend(Backend):
         """Send one streamed request: `QUEUED` once the server took it, `IN_PROGRESS` at its
         first event, text deltas, and the `Outcome` last."""
 
-    def _request(self, exchange: _Exchange) -> Request:
+    def _request(self, exchange: Exchange) -> Request:
         """The next request of `exchange`: its conversation within the token budget."""
         definition = exchange.definition
         fixed = self._budget.fixed_cost(definition.instructions, definition.tools)
@@ -168,51 +117,9 @@ class ReplayBackend(Backend):
         since = tuple(conversation.items[covered:])
         return Request(definition, tuple(units), chain_from=response_id, since_chain=since)
 
-    def _fold(self, exchange: _Exchange, outcome: Outcome) -> RunSnapshot:
-        """Keep what the model answered in the conversation (once) and describe it."""
-        conversation = exchange.conversation
-        for text in outcome.texts:
-            exchange.texts.append(text)
-            conversation.items.append(Said("assistant", text, exchange.id))
-            exchange.steps.append(
-                RunStepInfo(f"msg_{len(exchange.steps)}", "message_creation", "completed", text)
-            )
-        conversation.items.extend(
-            Called(c.id, c.name, c.arguments, exchange.id) for c in outcome.calls
-        )
-        exchange.pending = outcome.calls
-        status = outcome.status
-        if status is RunStatus.COMPLETED and outcome.calls:
-            status = RunStatus.REQUIRES_ACTION
-        if outcome.response_id is not None and status in (
-            RunStatus.COMPLETED,
-            RunStatus.REQUIRES_ACTION,
-        ):
-            conversation.anchor = (outcome.response_id, len(conversation.items))
-        exchange.last = self._snapshot(exchange, status, outcome.calls, outcome.error)
-        return exchange.last
-
     # -- bookkeeping -------------------------------------------------------------------------
 
-    @staticmethod
-    def _snapshot(
-        exchange: _Exchange,
-        status: RunStatus,
-        calls: tuple[ToolCall, ...] = (),
-        error: RunError | None = None,
-        *,
-        poll_after_s: float | None = None,
-    ) -> RunSnapshot:
-        return RunSnapshot(
-            run_id=exchange.id,
-            thread_id=exchange.conversation.id,
-            status=status,
-            tool_calls=calls if status is RunStatus.REQUIRES_ACTION else (),
-            error=error,
-            poll_after_s=poll_after_s,
-        )
-
-    def _exchange(self, run_id: str) -> _Exchange:
+    def _exchange(self, run_id: str) -> Exchange:
         exchange = self._exchanges.get(run_id)
         if exchange is None:
             raise BackendNotFoundError(f"No run found with id '{run_id}'.", status_code=404)
@@ -250,7 +157,7 @@ class ReplayBackend(Backend):
 
     async def _open(
         self, thread_id: str, assistant_id: str, exchange_id: str | None, text: str
-    ) -> _Exchange:
+    ) -> Exchange:
         """The exchange `exchange_id` of conversation `thread_id`, begun now if it is new.
 
         A conversation this backend has not seen is read from the history source; the items
@@ -266,8 +173,8 @@ class ReplayBackend(Backend):
             found = await self._read_history(thread_id)
             earlier = [item for item in found if item.exchange_id != exchange_id]
             mine = [item for item in found if item.exchange_id == exchange_id]
-            conversation = self._remember_conversation(_Conversation(thread_id, earlier))
-        exchange = _Exchange(exchange_id, conversation, definition)
+            conversation = self._remember_conversation(Conversation(thread_id, earlier))
+        exchange = Exchange(exchange_id, conversation, definition)
         # Calls an earlier exchange left open are answered now (a server refuses them).
         conversation.items.extend(close_open_calls(conversation.items))
         if mine:
@@ -285,27 +192,13 @@ class ReplayBackend(Backend):
             self._exchanges.popitem(last=False)
         return exchange
 
-    def _remember_conversation(self, conversation: _Conversation) -> _Conversation:
+    def _remember_conversation(self, conversation: Conversation) -> Conversation:
         self._conversations[conversation.id] = conversation
         while len(self._conversations) > _MAX_CONVERSATIONS:
             self._conversations.popitem(last=False)
         return conversation
 
-    def _answer(self, exchange: _Exchange, results: Sequence[ToolResult]) -> None:
-        """Add the outputs of the exchange's waiting calls (each once, whatever the retries)."""
-        waiting = {call.id: call for call in exchange.pending}
-        answered: set[str] = set()
-        for result in results:
-            call = waiting.get(result.call_id)
-            if call is None:
-                continue
-            answered.add(call.id)
-            exchange.conversation.items.append(Answered(call.id, result.output, exchange.id))
-            detail = f"{call.name}({call.arguments}) -> {result.output}"
-            exchange.steps.append(RunStepInfo(call.id, "tool_calls", "completed", detail))
-        exchange.pending = tuple(call for call in exchange.pending if call.id not in answered)
-
-    def _launch(self, exchange: _Exchange) -> RunSnapshot:
+    def _launch(self, exchange: Exchange) -> RunSnapshot:
         """Send the exchange's next request as a local task; the run is in progress."""
         request = self._request(exchange)
         exchange.last = None
@@ -313,10 +206,10 @@ class ReplayBackend(Backend):
         exchange.task = asyncio.get_running_loop().create_task(
             self._send(request), name=f"assistant-mediator request {exchange.id}"
         )
-        return self._snapshot(exchange, RunStatus.IN_PROGRESS)
+        return exchange.snapshot(RunStatus.IN_PROGRESS)
 
     @staticmethod
-    async def _stop(exchange: _Exchange) -> None:
+    async def _stop(exchange: Exchange) -> None:
         task, exchange.task = exchange.task, None
         if task is not None and not task.done():
             task.cancel()
@@ -330,7 +223,7 @@ class ReplayBackend(Backend):
 
     async def create_thread(self) -> str:
         """A new conversation: the server keeps none, so it is named here."""
-        conversation = _Conversation(f"conv_local_{uuid.uuid4().hex}")
+        conversation = Conversation(f"conv_local_{uuid.uuid4().hex}")
         return self._remember_conversation(conversation).id
 
     async def start_run(
@@ -359,22 +252,22 @@ class ReplayBackend(Backend):
         exchange.looked = True
         done, _ = await asyncio.wait({task}, timeout=wait)
         if not done:
-            return self._snapshot(exchange, RunStatus.IN_PROGRESS, poll_after_s=0.0)
+            return exchange.snapshot(RunStatus.IN_PROGRESS, poll_after_s=0.0)
         exchange.task = None
-        return self._fold(exchange, task.result())  # a failed request raises; asked again next
+        return exchange.fold(task.result())  # a failed request raises; asked again next
 
     async def submit_tool_outputs(
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]
     ) -> RunSnapshot:
         exchange = self._exchange(run_id)
-        self._answer(exchange, results)
+        exchange.answer(results)
         await self._stop(exchange)
         return self._launch(exchange)
 
     async def cancel_run(self, thread_id: str, run_id: str) -> RunSnapshot:
         exchange = self._exchange(run_id)
         await self._stop(exchange)
-        exchange.last = self._snapshot(exchange, RunStatus.CANCELLED)
+        exchange.last = exchange.snapshot(RunStatus.CANCELLED)
         return exchange.last
 
     async def get_reply(self, thread_id: str, run_id: str) -> str:
@@ -396,7 +289,7 @@ class ReplayBackend(Backend):
         exchange = self._exchanges.get(exchange_id)
         if exchange is None or not exchange.pending:
             return None
-        return self._snapshot(exchange, RunStatus.REQUIRES_ACTION, exchange.pending)
+        return exchange.snapshot(RunStatus.REQUIRES_ACTION, exchange.pending)
 
     async def settle_run(self, thread_id: str, run_id: str) -> bool:
         exchange = self._exchanges.get(run_id)
@@ -432,20 +325,20 @@ class ReplayBackend(Backend):
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]
     ) -> AsyncIterator[StreamItem]:
         exchange = self._exchange(run_id)
-        self._answer(exchange, results)
+        exchange.answer(results)
         await self._stop(exchange)
         async with aclosing(self._streamed(exchange)) as items:
             async for item in items:
                 yield item
 
-    async def _streamed(self, exchange: _Exchange) -> AsyncGenerator[StreamItem, None]:
+    async def _streamed(self, exchange: Exchange) -> AsyncGenerator[StreamItem, None]:
         request = self._request(exchange)
         exchange.last = None
         async with aclosing(self._stream(request)) as events:
             async for event in events:
                 if isinstance(event, RunStatus):
-                    yield self._snapshot(exchange, event)
+                    yield exchange.snapshot(event)
                 elif isinstance(event, TextDelta):
                     yield TextDelta(exchange.id, event.text)
                 else:
-                    yield self._fold(exchange, event)
+                    yield exchange.fold(event)
