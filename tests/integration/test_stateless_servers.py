@@ -17,7 +17,7 @@ import conversation
 from conversation.demo import demo_definition
 from conversation.settings import Settings, load_settings
 from conversation.wiring import wire_to_server
-from emulator import CallTools, EmulatorServer, Reply, ScriptedModel, ToolSpec, TurnContext
+from emulator import CallTools, EmulatorServer, Fault, Reply, ScriptedModel, ToolSpec, TurnContext
 from mediator.events import ToolExecuted
 from persistence import DatabaseJournal, shared_engine
 from proxies.backends.budget import ContextBudget, unit_tokens
@@ -222,3 +222,52 @@ async def test_resume_on_a_stateless_server_replays_the_journal_and_runs_no_tool
     assert outputs["c1"] == "412"
     assert json.loads(outputs["c2"])["error"]["type"] == "outcome_unknown"
     assert [m.text for m in model.contexts[1].messages][-2:] == ["finished", "and now?"]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "profile", "path"),
+    [
+        ("responses-stateless", "stateless", "/responses"),
+        ("chat", "chat", "/chat/completions"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("fault", "model_turns"),
+    [
+        pytest.param({"reset": True}, 2, id="reset"),  # the request never reached the model
+        pytest.param({"cut_at_byte": 600}, 3, id="cut-mid-stream"),  # it did: asked again
+    ],
+)
+async def test_a_faulted_request_is_sent_again_and_each_tool_runs_once(
+    protocol: str, profile: str, path: str, fault: dict[str, object], model_turns: int
+) -> None:
+    """Nothing is kept on a stateless server, so a failed request is simply sent again (the
+    tool outputs' request here: the second of the exchange); the tool is not run again."""
+    asked: list[TurnContext] = []
+
+    def model(context: TurnContext) -> CallTools | Reply:  # answers from what it is sent
+        asked.append(context)
+        if not context.tool_calls:
+            return CallTools([ToolSpec("get_stock_price", {"symbol": "AAPL"})])
+        return Reply("x" * 400)
+
+    with EmulatorServer(model, profile=profile, queue_delay=0.0) as server:
+        faulted = server.faults.add(Fault(method="POST", path=path, nth=2, status=None, **fault))  # type: ignore[arg-type]
+        user = wire_to_server(
+            server.base_url,
+            protocol=protocol,
+            registry=demo_registry(quote_source="simulated"),
+            policy=FAST_POLICY,
+            strict=True,
+        )
+        recorder = Recorder()
+        try:
+            with user.on_event(recorder):
+                reply = await user.ask("price?")
+        finally:
+            await user.aclose()
+        assert server.faults.fired(faulted) == 1
+    assert reply == "x" * 400
+    assert len(recorder.of(ToolExecuted)) == 1
+    assert recorder.states[-1] == "completed"
+    assert len(asked) == model_turns
