@@ -30,7 +30,7 @@ import uuid
 from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import aclosing, suppress
+from contextlib import aclosing
 from typing import Final
 
 from proxies.backends.base import (
@@ -210,11 +210,17 @@ class ReplayBackend(Backend):
 
     @staticmethod
     async def _stop(exchange: Exchange) -> None:
+        """Cancel the exchange's request in flight, if any, and wait until it stopped."""
         task, exchange.task = exchange.task, None
-        if task is not None and not task.done():
+        if task is None:
+            return
+        if not task.done() and task.get_loop() is asyncio.get_running_loop():
+            # (A task of a loop that has ended, as when an app runs each interaction in a loop
+            # of its own, was stopped with its loop.)
             task.cancel()
-            with suppress(BaseException):
-                await task
+            await asyncio.wait({task})
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a failed request nobody asked about is not logged
 
     # -- Backend -----------------------------------------------------------------------------
 
