@@ -56,7 +56,11 @@ from proxies.backends.history import (
     tool_rounds,
 )
 from proxies.backends.replay_state import Conversation, Exchange, Outcome, Request, StreamEvent
-from proxies.errors import BackendNotFoundError
+from proxies.errors import (
+    BackendBadRequestError,
+    BackendNotFoundError,
+    BackendUnprocessableError,
+)
 from tools.types import ToolCall, ToolResult
 
 __all__ = ["Outcome", "ReplayBackend", "Request", "StreamEvent"]
@@ -93,6 +97,7 @@ class ReplayBackend(Backend):
         self._conversations: OrderedDict[str, Conversation] = OrderedDict()
         self._exchanges: OrderedDict[str, Exchange] = OrderedDict()
         self._definitions: dict[str, AssistantDefinition] = {}
+        self._plain_only = False  # the server refused to stream: plain requests only
 
     # -- the wire (subclasses) ---------------------------------------------------------------
 
@@ -340,11 +345,32 @@ class ReplayBackend(Backend):
     async def _streamed(self, exchange: Exchange) -> AsyncGenerator[StreamItem, None]:
         request = self._request(exchange)
         exchange.last = None
-        async with aclosing(self._stream(request)) as events:
-            async for event in events:
-                if isinstance(event, RunStatus):
-                    yield exchange.snapshot(event)
-                elif isinstance(event, TextDelta):
-                    yield TextDelta(exchange.id, event.text)
-                else:
-                    yield exchange.fold(event)
+        events = self._plain_as_stream(request) if self._plain_only else self._stream(request)
+        async with aclosing(events):
+            try:
+                async for event in events:
+                    if isinstance(event, RunStatus):
+                        yield exchange.snapshot(event)
+                    elif isinstance(event, TextDelta):
+                        yield TextDelta(exchange.id, event.text)
+                    else:
+                        yield exchange.fold(event)
+            except (BackendBadRequestError, BackendUnprocessableError) as exc:
+                if self._plain_only or "stream" not in exc.message.lower():
+                    raise
+                # Refused before anything was streamed: the server cannot stream. Plain
+                # requests from now on, this one included (nothing of it was kept).
+                logger.warning("the server cannot stream (%s): sending plain requests", exc)
+                self._plain_only = True
+                async with aclosing(self._streamed(exchange)) as plain:
+                    async for item in plain:
+                        yield item
+
+    async def _plain_as_stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
+        """A plain request told as a stream: taken, in progress, the reply whole."""
+        yield RunStatus.QUEUED
+        yield RunStatus.IN_PROGRESS
+        outcome = await self._send(request)
+        for text in outcome.texts:
+            yield TextDelta("", text)
+        yield outcome

@@ -271,3 +271,38 @@ async def test_a_faulted_request_is_sent_again_and_each_tool_runs_once(
     assert len(recorder.of(ToolExecuted)) == 1
     assert recorder.states[-1] == "completed"
     assert len(asked) == model_turns
+
+
+async def test_a_server_that_cannot_stream_gets_plain_requests() -> None:
+    model = ScriptedModel(
+        [CallTools([ToolSpec("get_stock_price", {"symbol": "AAPL"})]), Reply("plain")]
+    )
+    with EmulatorServer(model, profile="chat", queue_delay=0.0) as server:
+        refused = server.faults.add(
+            Fault(
+                method="POST",
+                path="/chat/completions",
+                status=400,
+                body_message="Streaming is not supported by this server.",
+            )
+        )
+        user = wire_to_server(
+            server.base_url,
+            protocol="chat",
+            delivery="stream",
+            registry=demo_registry(quote_source="simulated"),
+            policy=FAST_POLICY,
+            strict=True,
+        )
+        recorder = Recorder()
+        try:
+            with user.on_event(recorder):
+                assert await user.ask("price?") == "plain"
+        finally:
+            await user.aclose()
+        assert server.faults.fired(refused) == 1
+    assert model.used == 2
+    assert recorder.states == [
+        "ready", "started", "running", "requires_action", "tools_executed",
+        "tool_outputs_submitted", "running", "completed",
+    ]  # fmt: skip
