@@ -182,3 +182,13 @@ def test_a_model_failing_mid_stream_is_an_error_event() -> None:
 def test_an_unknown_profile_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown server profile 'vllm'.*openai, stateless"):
         EmulatorServer(profile="vllm")
+
+
+def test_the_command_line_takes_a_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    from emulator.__main__ import parse_args
+
+    assert parse_args(["--profile", "chained"]).profile == "chained"
+    assert parse_args([]).profile == "openai"
+    with pytest.raises(SystemExit):
+        parse_args(["--profile", "vllm"])
+    assert "invalid choice: 'vllm'" in capsys.readouterr().err
