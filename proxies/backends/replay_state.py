@@ -97,7 +97,7 @@ class Exchange:
             self.texts.append(text)
             conversation.items.append(Said("assistant", text, self.id))
             self.steps.append(
-                RunStepInfo(f"msg_{len(self.steps)}", "message_creation", "completed", text)
+                RunStepInfo(f"msg_{len(self.steps)}", "message_creation", "completed", text[:200])
             )
         conversation.items.extend(Called(c.id, c.name, c.arguments, self.id) for c in outcome.calls)
         self.pending = outcome.calls
