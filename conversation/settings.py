@@ -23,7 +23,8 @@ from mediator.errors import ToolkitError
 from persistence.settings import PersistenceSettings
 from tools.settings import QuoteSource, ToolSettings, blank_is_unset, given_values_only
 
-BackendName = Literal["responses", "assistants", "offline"]
+BackendName = Literal["responses", "assistants", "offline", "auto", "responses-stateless", "chat"]
+Protocol = Literal["responses", "assistants", "auto", "responses-stateless", "chat"]
 DeliveryName = Literal["stream", "poll"]
 MediatorName = Literal["basic", "stateMachine"]
 
@@ -44,12 +45,17 @@ class Settings(ToolSettings, PersistenceSettings, UsageSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     assistant_id: str | None = Field(default=None, alias="ASSISTANT_ID")
-    assistant_backend: BackendName = Field(default="responses", alias="ASSISTANT_BACKEND")
+    # None: `auto` when OPENAI_BASE_URL names a server, else `responses` (see `backend`).
+    assistant_backend: BackendName | None = Field(default=None, alias="ASSISTANT_BACKEND")
     delivery: DeliveryName = Field(default="stream", alias="DELIVERY")
     mediator_type: MediatorName = Field(default="stateMachine", alias="MEDIATOR_TYPE")
     exchange_deadline_s: float = Field(default=300.0, gt=0, alias="EXCHANGE_DEADLINE_S")
+    # What the stateless backends replay at most per request (their context budget).
+    max_context_tokens: int = Field(default=16_000, ge=256, alias="MAX_CONTEXT_TOKENS")
 
-    @field_validator("openai_api_key", "openai_base_url", "assistant_id", mode="before")
+    @field_validator(
+        "openai_api_key", "openai_base_url", "assistant_id", "assistant_backend", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return blank_is_unset(value)
@@ -67,9 +73,18 @@ class Settings(ToolSettings, PersistenceSettings, UsageSettings):
         return value.lower() if isinstance(value, str) else value
 
     @property
-    def protocol(self) -> Literal["responses", "assistants"]:
-        """The wire protocol to speak; `offline` means the emulator's Responses side."""
-        return "assistants" if self.assistant_backend == "assistants" else "responses"
+    def backend(self) -> BackendName:
+        """`ASSISTANT_BACKEND` as given; unset, `auto` for a server named by OPENAI_BASE_URL
+        (it is probed for what it offers) and `responses` for OpenAI itself and offline."""
+        if self.assistant_backend is not None:
+            return self.assistant_backend
+        return "auto" if self.openai_base_url is not None else "responses"
+
+    @property
+    def protocol(self) -> Protocol:
+        """The backend to build; `offline` means the emulator's Responses side."""
+        backend = self.backend
+        return "responses" if backend == "offline" else backend
 
     @property
     def offline(self) -> bool:
@@ -95,7 +110,7 @@ class Settings(ToolSettings, PersistenceSettings, UsageSettings):
 
     def __repr__(self) -> str:  # SecretStr already hides the key; keep the repr short too
         return (
-            f"Settings(backend={self.assistant_backend!r}, delivery={self.delivery!r}, "
+            f"Settings(backend={self.backend!r}, delivery={self.delivery!r}, "
             f"offline={self.offline}, "
             f"assistant_id={self.assistant_id!r}, mediator_type={self.mediator_type!r})"
         )

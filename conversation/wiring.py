@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 from conversation.catalog import default_catalog, demo_catalog
 from conversation.demo import DEMO_ASSISTANT_ID
+from conversation.history import history_for
 from conversation.journaling import journal_for
 from conversation.offline import OFFLINE_API_KEY, embedded_emulator
 from conversation.pricing import Prices
@@ -19,6 +23,19 @@ from proxies.backends.factory import create_backend
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import UserProxy
 from tools import ToolRegistry, demo_registry
+
+_announced: set[str] = set()
+_announced_lock = threading.Lock()
+
+
+def announce_once(line: str) -> None:
+    """Print `line` on stderr the first time it is said in this process (which backend
+    `auto` picked for a server is said once, not once per conversation)."""
+    with _announced_lock:
+        if line in _announced:
+            return
+        _announced.add(line)
+    print(line, file=sys.stderr)
 
 
 def make_backend(settings: Settings, catalog: AssistantCatalog | None = None) -> Backend:
@@ -36,6 +53,9 @@ def make_backend(settings: Settings, catalog: AssistantCatalog | None = None) ->
         api_key=api_key,
         base_url=base_url,
         catalog=catalog or default_catalog(settings.database_url or DEFAULT_DATABASE_URL),
+        history=history_for(settings),
+        max_context_tokens=settings.max_context_tokens,
+        announce=announce_once,
     )
 
 
@@ -113,6 +133,7 @@ def wire_to_server(
     Tests, benchmarks and scripts use it to talk to an emulator they started themselves;
     `strict` turns on the SDK's response validation.
     """
+    settings = settings or Settings()  # pydantic-settings: the environment and .env
     backend = create_backend(
         protocol,  # type: ignore[arg-type]
         api_key="not-a-secret",
@@ -121,10 +142,13 @@ def wire_to_server(
         max_retries=max_retries,
         strict=strict,
         timeout_s=timeout_s,
+        history=history_for(settings),
+        max_context_tokens=settings.max_context_tokens,
+        announce=announce_once,
     )
     return wire(
         assistant_id,
-        settings or Settings(),  # pydantic-settings: the environment and .env
+        settings,
         registry=registry,
         mediator_type=mediator_type,
         policy=policy,

@@ -11,6 +11,7 @@ import uvicorn
 
 from .common.app import build_app
 from .common.config import EmulatorConfig
+from .common.profiles import PROFILES
 from .common.state import EmulatorState
 from .demo.model import DemoStockModel
 
@@ -18,7 +19,8 @@ from .demo.model import DemoStockModel
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
-        description="Offline OpenAI Assistants v2 and Responses emulator (demo stock model).",
+        description="Offline OpenAI-compatible server: Assistants v2, Responses, Chat Completions "
+        "(demo stock model).",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
@@ -32,6 +34,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queue-delay", type=float, default=0.05, help="seconds runs stay queued")
     parser.add_argument("--model-delay", type=float, default=0.0, help="seconds added per turn")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="openai",
+        help="the server to behave like: openai (everything), stateless (Responses without "
+        "state: Ollama, vLLM), chained (Responses kept: LM Studio, SGLang), chat (Chat "
+        "Completions only) (default: %(default)s)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     return parser.parse_args(argv)
 
@@ -46,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         model_delay=args.model_delay,
         latency=args.latency,
         state_file=args.state_file,
+        profile=args.profile,
     )
     model = DemoStockModel()
     state = EmulatorState(config, lambda: model)

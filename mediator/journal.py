@@ -71,6 +71,11 @@ class Journal(Protocol):
 
     def last_exchange(self, conversation_id: str) -> JournalExchange | None: ...
 
+    def exchanges_of(self, conversation_id: str) -> list[JournalExchange]:
+        """Every exchange of the conversation, oldest first (its history, for servers that
+        keep none)."""
+        ...
+
     def unfinished(self, limit: int = 50) -> list[JournalExchange]: ...
 
 
@@ -137,6 +142,11 @@ class MemoryJournal:
                 if self._exchanges[exchange_id].conversation_id == conversation_id:
                     return self._exchanges[exchange_id]
         return None
+
+    def exchanges_of(self, conversation_id: str) -> list[JournalExchange]:
+        with self._lock:
+            found = (self._exchanges[exchange_id] for exchange_id in self._order)
+            return [e for e in found if e.conversation_id == conversation_id]
 
     def unfinished(self, limit: int = 50) -> list[JournalExchange]:
         with self._lock:

@@ -142,6 +142,21 @@ class DatabaseJournal:
             ).scalar()
         return self.exchange(exchange_id) if exchange_id is not None else None
 
+    def exchanges_of(self, conversation_id: str) -> list[JournalExchange]:
+        """Every exchange of the conversation, oldest first, in one query."""
+        self._ensure()
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(JournalEntry.__table__)
+                .where(JournalEntry.conversation_id == conversation_id)
+                .order_by(JournalEntry.id)
+            ).all()
+        by_exchange: dict[str, list[Any]] = {}
+        for row in rows:
+            by_exchange.setdefault(row.exchange_id, []).append(row)
+        found = (_fold(exchange_rows) for exchange_rows in by_exchange.values())
+        return [exchange for exchange in found if exchange is not None]
+
     def unfinished(self, limit: int = 50) -> list[JournalExchange]:
         """The latest exchange of each recent conversation, where it never ended."""
         self._ensure()

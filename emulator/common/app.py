@@ -27,9 +27,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..assistants.routes import assistant_routes, thread_routes
 from ..assistants.routes_runs import run_routes
+from ..chat.routes import chat_routes
 from ..responses.routes import conversation_routes, response_routes
 from .errors import ApiError, error_envelope
 from .faults import TRANSPORT_SCOPE_KEY, FaultMiddleware
+from .profiles import ServerProfile
 from .state import EmulatorState
 
 __all__ = ["build_app"]
@@ -39,14 +41,18 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/v1"
 
 
-def _api_routes() -> list[BaseRoute]:
-    return [
-        *assistant_routes(),
-        *run_routes(),  # first: it holds POST /threads/runs
-        *thread_routes(),
-        *response_routes(),
-        *conversation_routes(),
-    ]
+def _api_routes(profile: ServerProfile) -> list[BaseRoute]:
+    """The routes `profile` serves (any other path answers 404, as on the real servers)."""
+    routes: list[BaseRoute] = []
+    if profile.assistants:
+        routes += [*assistant_routes(), *run_routes(), *thread_routes()]  # runs first
+    if profile.responses:
+        routes += response_routes(keeps_responses=profile.keeps_responses)
+    if profile.conversations:
+        routes += conversation_routes()
+    if profile.chat:
+        routes += chat_routes()
+    return routes
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -169,7 +175,7 @@ class BodyLimitMiddleware:
 
 def build_app(state: EmulatorState) -> ASGIApp:
     app = Starlette(
-        routes=[Mount(API_PREFIX, routes=_api_routes())],
+        routes=[Mount(API_PREFIX, routes=_api_routes(state.config.server_profile))],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

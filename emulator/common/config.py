@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .profiles import ServerProfile, profile_named
+
 __all__ = ["EmulatorConfig", "RunTiming"]
 
 
@@ -31,6 +33,9 @@ class EmulatorConfig:
     - `state_file`: JSON file that keeps the state across restarts (saved atomically).
     - `seed_assistants`: create the demo assistant (`DEMO_ASSISTANT_ID`) if it is missing.
     - `max_body_bytes`: the largest request body accepted (larger ones answer 413).
+    - `profile`: which server it behaves like (`emulator.common.profiles`).
+    - `chat_argument_piece`: characters per streamed Chat Completions tool-call arguments
+      delta; `chat_interleave` streams several calls' deltas interleaved by index.
     """
 
     run_ttl: float = 600.0
@@ -43,8 +48,14 @@ class EmulatorConfig:
     seed_assistants: bool = True
     save_interval: float = 0.5
     max_body_bytes: int = 16 * 1024 * 1024
+    profile: str = "openai"
+    chat_argument_piece: int = 8
+    chat_interleave: bool = False
 
     def __post_init__(self) -> None:
+        profile_named(self.profile)  # a ValueError naming the known profiles
+        if self.chat_argument_piece < 1:
+            raise ValueError(f"chat_argument_piece must be >= 1, not {self.chat_argument_piece!r}")
         for name in ("run_ttl", "queue_delay", "model_delay", "cancel_delay", "latency"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
@@ -52,6 +63,10 @@ class EmulatorConfig:
             raise ValueError(f"max_body_bytes must be >= 1, not {self.max_body_bytes!r}")
         if self.poll_after_ms < 1:
             raise ValueError(f"poll_after_ms must be >= 1, not {self.poll_after_ms!r}")
+
+    @property
+    def server_profile(self) -> ServerProfile:
+        return profile_named(self.profile)
 
     @property
     def timing(self) -> RunTiming:

@@ -55,6 +55,9 @@ class EmulatorServer:
         seed_assistants: bool = True,
         max_body_bytes: int = 16 * 1024 * 1024,
         port: int = 0,
+        profile: str = "openai",
+        chat_argument_piece: int = 8,
+        chat_interleave: bool = False,
     ) -> None:
         self.model = model if model is not None else DemoStockModel()
         self.faults = FaultSet()
@@ -68,6 +71,9 @@ class EmulatorServer:
             state_file=Path(state_file) if state_file is not None else None,
             seed_assistants=seed_assistants,
             max_body_bytes=max_body_bytes,
+            profile=profile,
+            chat_argument_piece=chat_argument_piece,
+            chat_interleave=chat_interleave,
         )
         self._requested_port = port
         self._port: int | None = None
@@ -226,4 +232,4 @@ class EmulatorServer:
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None and self.running else "stopped"
-        return f"EmulatorServer({where}, model={self.model!r})"
+        return f"EmulatorServer({where}, profile={self.config.profile}, model={self.model!r})"

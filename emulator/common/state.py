@@ -45,6 +45,7 @@ class EmulatorState:
         faults: FaultSet | None = None,
     ) -> None:
         self.config = config
+        self.model_factory = model  # the model deciding each turn, as it is now
         self.faults = faults if faults is not None else FaultSet()
         self.store, self.responses_store = self._load_stores()
         if config.seed_assistants and DEMO_ASSISTANT_ID not in self.store.assistants:

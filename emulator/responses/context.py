@@ -102,9 +102,14 @@ def check_tool_outputs(
                 f"No tool call found for function call output with call_id {item['call_id']}.",
                 param="input",
             )
+    answered = {item["call_id"] for item in new_items if item["type"] == "function_call_output"}
+    for item in new_items:  # a call replayed as input must come with its output
+        if item["type"] == "function_call" and item["call_id"] not in answered:
+            raise bad_request(
+                f"No tool output found for function call {item['call_id']}.", param="input"
+            )
     if previous is None:
         return
-    answered = {item["call_id"] for item in new_items if item["type"] == "function_call_output"}
     for item in previous["output"]:
         if item["type"] == "function_call" and item["call_id"] not in answered:
             raise bad_request(

@@ -27,6 +27,7 @@ from ..common.wire import JsonObj, deleted_object
 from .context import check_tool_outputs, history_of, input_items
 from .events import stream_response
 from .objects import conversation_object, item_list, response_object
+from .profile_checks import check_profile
 from .schemas import (
     ConversationCreate,
     ConversationUpdate,
@@ -88,8 +89,10 @@ def _new_response(
     conversation_id = body.conversation_id
     if conversation_id is not None and body.previous_response_id is not None:
         raise bad_request(EXCLUSIVE_MESSAGE, code="mutually_exclusive_parameters")
+    check_profile(state.config.server_profile, body)
     background = bool(body.background)
-    store = body.store is not False
+    # A server that keeps no responses turns `store` off silently (as vLLM does).
+    store = body.store is not False and state.config.server_profile.keeps_responses
     if background and not store:
         raise bad_request("Background responses need store=true.", param="store")
     previous = api.previous(body.previous_response_id) if body.previous_response_id else None
@@ -178,8 +181,11 @@ async def list_input_items(request: Request) -> Response:
     return json_response(page(api.books[response["id"]].input, query, empty_id=""))
 
 
-def response_routes() -> list[BaseRoute]:
+def response_routes(*, keeps_responses: bool = True) -> list[BaseRoute]:
+    """The Responses routes; a server that keeps no responses serves only the create."""
     one = "/responses/{response_id}"
+    if not keeps_responses:
+        return [Route("/responses", create_response, methods=["POST"])]
     return [
         Route("/responses", create_response, methods=["POST"]),
         Route(one, retrieve_response, methods=["GET"]),

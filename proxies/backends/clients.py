@@ -51,6 +51,11 @@ class SharedClient:
         """True when the SDK validates responses strictly (tests against the emulator)."""
         return self._options.strict
 
+    @property
+    def base_url(self) -> str:
+        """The server's address, fit to show (OpenAI's when none was given)."""
+        return self._options.base_url or "https://api.openai.com/v1"
+
     def get(self, *, retries: bool = True) -> AsyncOpenAI:
         """The client for the running loop (call from async code).
 

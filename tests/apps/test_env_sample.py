@@ -56,4 +56,5 @@ def test_the_sample_values_are_the_defaults() -> None:
 
 
 def test_the_sample_names_no_retired_protocol_by_default() -> None:
-    assert sample()["ASSISTANT_BACKEND"] == "responses"
+    # Empty: `responses` for OpenAI and offline, `auto` (probed) for a server named by URL.
+    assert sample()["ASSISTANT_BACKEND"] == ""

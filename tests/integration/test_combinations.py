@@ -2,12 +2,17 @@
 mediator: each combination walks the same states and publishes the same event types.
 
 This is the seed's promise made testable: nothing above the Assistant Proxy can tell the
-Assistants protocol from the Responses protocol, or polling from streaming.
+Assistants protocol from the Responses protocol, or polling from streaming, or a server that
+keeps the conversation from one that keeps nothing (`responses-stateless` against the emulator's
+`stateless` profile, `chat` against its `chat` profile). The stateful protocols run every
+combination; the stateless backends run each delivery once, the mediators alternating (the
+mediators are already shown to agree on every protocol), which keeps the suite's time in check.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import replace
@@ -30,9 +35,15 @@ from mediator.events import MediatorEvent, StateChanged, UsageReported
 from proxies.user_proxy import UserProxy
 from tests.integration.conftest import FAST_POLICY, Recorder
 
-COMBINATIONS = list(
-    itertools.product(["assistants", "responses"], ["poll", "stream"], ["basic", "stateMachine"])
-)
+COMBINATIONS = [
+    *itertools.product(["assistants", "responses"], ["poll", "stream"], ["basic", "stateMachine"]),
+    ("responses-stateless", "poll", "basic"),
+    ("responses-stateless", "stream", "stateMachine"),
+    ("chat", "poll", "stateMachine"),
+    ("chat", "stream", "basic"),
+]
+#: The server profile each protocol runs against (`emulator.common.profiles`).
+PROFILE = {"responses-stateless": "stateless", "chat": "chat"}
 # Every model turn lasts longer than a poll interval, so polling sees `running` as streaming
 # does (the "dotted lines" of the script are covered elsewhere).
 TURN_S = 0.12
@@ -61,17 +72,32 @@ SCENARIOS: dict[str, list[object]] = {
 }
 
 
+Servers = dict[str, EmulatorServer]
+
+
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer(poll_after_ms=10, queue_delay=0.0) as server:
+def emulators() -> Iterator[Servers]:
+    """One emulator per server profile the combinations use."""
+    with contextlib.ExitStack() as stack:
+        servers = {
+            profile: stack.enter_context(
+                EmulatorServer(poll_after_ms=10, queue_delay=0.0, profile=profile)
+            )
+            for profile in ("openai", *PROFILE.values())
+        }
         # The first request of each kind in a process pays one-time costs (imports, model
         # building) that can outlast a model turn and hide `running` from polling: warm up.
-        asyncio.run(_warm_up(server))
-        yield server
+        asyncio.run(_warm_up(servers))
+        yield servers
 
 
-async def _warm_up(server: EmulatorServer) -> None:
-    for protocol, delivery in itertools.product(["assistants", "responses"], ["poll", "stream"]):
+def _server(servers: Servers, protocol: str) -> EmulatorServer:
+    return servers[PROFILE.get(protocol, "openai")]
+
+
+async def _warm_up(servers: Servers) -> None:
+    for protocol, delivery, _ in COMBINATIONS:
+        server = _server(servers, protocol)
         server.model = ScriptedModel([CallTools([PRICE]), Reply("warm")])
         user = wire_to_server(server.base_url, protocol=protocol, delivery=delivery, strict=True)
         try:
@@ -102,8 +128,9 @@ def _trace(events: list[MediatorEvent]) -> tuple[list[str], list[str]]:
 
 
 async def _converse(
-    emulator: EmulatorServer, scenario: str, protocol: str, delivery: str, mediator: str
+    servers: Servers, scenario: str, protocol: str, delivery: str, mediator: str
 ) -> tuple[list[str], list[str]]:
+    emulator = _server(servers, protocol)
     emulator.model = ScriptedModel(list(SCENARIOS[scenario]))  # type: ignore[arg-type]
     policy = replace(FAST_POLICY, deadline_s=0.5) if scenario == "deadline" else FAST_POLICY
     user: UserProxy = wire_to_server(
@@ -132,9 +159,9 @@ async def _converse(
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 async def test_every_combination_walks_the_same_states_and_events(
-    emulator: EmulatorServer, scenario: str
+    emulators: Servers, scenario: str
 ) -> None:
-    traces = {combo: await _converse(emulator, scenario, *combo) for combo in COMBINATIONS}
+    traces = {combo: await _converse(emulators, scenario, *combo) for combo in COMBINATIONS}
     reference_combo = COMBINATIONS[0]
     reference = traces[reference_combo]
     for combo, trace in traces.items():

@@ -13,14 +13,23 @@ def test_defaults_are_offline_responses_streaming_state_machine(tmp_path: Path) 
     settings = load_settings({}, dotenv_path=tmp_path / ".env")
     assert settings.offline
     assert settings.mediator_type == "stateMachine"
-    assert settings.assistant_backend == "responses"
+    assert settings.assistant_backend is None
+    assert settings.backend == "responses"
     assert settings.protocol == "responses"
+    assert settings.max_context_tokens == 16_000
     assert settings.delivery == "stream"
 
 
 @pytest.mark.parametrize(
     ("backend", "protocol"),
-    [("responses", "responses"), ("assistants", "assistants"), ("offline", "responses")],
+    [
+        ("responses", "responses"),
+        ("assistants", "assistants"),
+        ("offline", "responses"),
+        ("auto", "auto"),
+        ("responses-stateless", "responses-stateless"),
+        ("chat", "chat"),
+    ],
 )
 def test_backend_selects_the_protocol(backend: str, protocol: str) -> None:
     settings = load_settings({"ASSISTANT_BACKEND": backend.upper()}, dotenv_path=None)
@@ -63,11 +72,38 @@ def test_mediator_type_is_case_insensitive(tmp_path: Path, value: str) -> None:
         ("DELIVERY", "telepathy"),
         ("EXCHANGE_DEADLINE_S", "-1"),
         ("TOOL_TIMEOUT_S", "soon"),
+        ("MAX_CONTEXT_TOKENS", "lots"),
+        ("MAX_CONTEXT_TOKENS", "10"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({name: value}, dotenv_path=None)
+
+
+def test_a_bad_backend_is_one_line_naming_the_choices() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ASSISTANT_BACKEND": "carrier-pigeon"}, dotenv_path=None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'responses-stateless'" in message
+    assert "'chat'" in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "backend"),
+    [
+        ({}, "responses"),  # offline: the embedded emulator
+        ({"OPENAI_API_KEY": "k"}, "responses"),  # OpenAI itself
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}, "auto"),  # another server: probed
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "ASSISTANT_BACKEND": "chat"}, "chat"),
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "ASSISTANT_BACKEND": " "}, "auto"),
+    ],
+)
+def test_auto_is_the_default_for_a_server_named_by_base_url(
+    environ: dict[str, str], backend: str
+) -> None:
+    assert load_settings(environ, dotenv_path=None).backend == backend
 
 
 def test_key_makes_it_online_and_is_never_shown() -> None:
