@@ -47,6 +47,7 @@ class Settings(ToolSettings, PersistenceSettings):
     delivery: DeliveryName = Field(default="stream", alias="DELIVERY")
     mediator_type: MediatorName = Field(default="stateMachine", alias="MEDIATOR_TYPE")
     exchange_deadline_s: float = Field(default=300.0, gt=0, alias="EXCHANGE_DEADLINE_S")
+    approval_timeout_s: float = Field(default=300.0, gt=0, alias="APPROVAL_TIMEOUT_S")
 
     @field_validator("openai_api_key", "openai_base_url", "assistant_id", mode="before")
     @classmethod

@@ -7,10 +7,12 @@ state change and every remote call, through pypubsub (`mediator.bus`).
 
 from __future__ import annotations
 
+from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.base import Mediator
 from mediator.basic import MediatorBasic
 from mediator.bus import Listener, Subscription, define_topics, publish, subscribe
 from mediator.errors import (
+    ApprovalNotPendingError,
     ExchangeCancelledError,
     ExchangeError,
     ExchangeFailedError,
@@ -23,6 +25,9 @@ from mediator.events import (
     ALL_TOPICS,
     EVENT_TYPES,
     ActionRequired,
+    ApprovalGiven,
+    ApprovalRejected,
+    ApprovalRequested,
     ConversationBound,
     ExchangeCancelled,
     ExchangeFailed,
@@ -61,6 +66,12 @@ __all__ = [
     "TERMINAL_STATES",
     "ToolkitError",
     "ActionRequired",
+    "ApprovalDecision",
+    "ApprovalGiven",
+    "ApprovalNotPendingError",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "ApprovalRequested",
     "AssistantSide",
     "ConversationBound",
     "ExchangeCancelled",

@@ -14,7 +14,12 @@ Each trigger method does, in this order:
 5. call the other participant, if the trigger routes something.
 
 ``action_required`` runs steps 2-4 for ``action_required``, awaits the user side's tools, then
-runs them again for ``tools_executed`` (`ToolExecuted` once per call, in call order).
+runs them again for ``tools_executed`` (`ToolExecuted` once per call, in call order). When some
+calls need a person's approval, the others start at once, ``approval_requested`` moves to
+``awaiting_approval`` (`ApprovalRequested` per call) and the exchange deadline stops until
+every answer is in (`approve` / `reject`, each published as `ApprovalGiven` /
+`ApprovalRejected`) or the approval timeout rejects the rest; the approved calls then run and
+``approved``, ``rejected`` or ``partially_approved`` moves on to ``tools_executed``.
 
 The Assistant Proxy calls ``heartbeat(status)`` once per poll that finds the run still active
 (``queued``, ``in_progress``); every other poll outcome maps to its own trigger, whose event
@@ -24,17 +29,22 @@ event order would interleave).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, ClassVar, Final
 
 from mediator import bus
+from mediator.approvals import ApprovalDecision, ApprovalRequest, PendingApprovals
 from mediator.errors import ExchangeCancelledError, ExchangeError, MediatorError
 from mediator.events import (
     ActionRequired,
+    ApprovalGiven,
+    ApprovalRejected,
+    ApprovalRequested,
     ConversationBound,
     ExchangeCancelled,
     ExchangeFailed,
@@ -89,6 +99,18 @@ def _pair(
     return tuple((call, by_id[call.id]) for call in calls)
 
 
+def _executed_trigger(decisions: Iterable[ApprovalDecision] | None) -> Trigger:
+    """``tools_executed``, or the outcome of the approval round the calls went through."""
+    if decisions is None:
+        return Trigger.TOOLS_EXECUTED
+    answers = {decision.approved for decision in decisions}
+    if answers == {True}:
+        return Trigger.APPROVED
+    if answers == {False}:
+        return Trigger.REJECTED
+    return Trigger.PARTIALLY_APPROVED
+
+
 class Mediator(ABC):
     """Goes between the User Proxy and the Assistant Proxy, following the interaction script.
 
@@ -110,6 +132,7 @@ class Mediator(ABC):
         self._user: UserSide | None = None
         self._assistant: AssistantSide | None = None
         self._publishing = False
+        self._approvals = PendingApprovals()
 
     # -- what subclasses provide ------------------------------------------------------------
 
@@ -306,8 +329,9 @@ class Mediator(ABC):
 
     async def action_required(self, calls: Sequence[ToolCall]) -> tuple[ToolResult, ...]:
         """The assistant wants `calls` run: -> requires_action, `ActionRequired`; the user side
-        executes them; -> tools_executed, `ToolExecuted` per call. Returns the results in call
-        order. An exception from `execute_tools` propagates (the state stays requires_action).
+        executes them (asking a person first for those that need it, see the module docstring);
+        -> tools_executed, `ToolExecuted` per call. Returns the results in call order. An
+        exception from the user side propagates (the state stays where it was).
         """
         user = self._require_user()
         calls = tuple(calls)
@@ -318,20 +342,105 @@ class Mediator(ABC):
                 tool_calls=calls,
             )
         )
-        results = await user.execute_tools(calls)
-        return self.tools_executed(calls, results)
+        requests = tuple(await user.approvals_needed(calls))
+        if not requests:
+            results = await user.execute_tools(calls)
+            return self.tools_executed(calls, results)
+        gated = {request.call.id for request in requests}
+        free = tuple(call for call in calls if call.id not in gated)
+        # Calls that need nobody's consent run at once, while the person decides.
+        running = asyncio.ensure_future(user.execute_tools(free)) if free else None
+        try:
+            decisions = await self._decide(requests, user.approval_timeout_s)
+            asked = tuple(request.call for request in requests)
+            results = [*await user.execute_tools(asked, decisions)]
+            if running is not None:
+                results.extend(await running)
+        finally:
+            if running is not None and not running.done():
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+        return self.tools_executed(calls, results, decisions=decisions.values())
+
+    async def _decide(
+        self, requests: Sequence[ApprovalRequest], timeout_s: float
+    ) -> Mapping[str, ApprovalDecision]:
+        """Ask, then wait (deadline paused) for every answer; unanswered ones are rejected."""
+        assistant = self._require_assistant()
+        self.approval_requested(requests)
+        try:
+            with assistant.deadline_paused():
+                unanswered = await self._approvals.wait(timeout_s)
+            reason = f"nobody answered within the approval timeout of {timeout_s:g} s"
+            for call_id in unanswered:
+                self._answer(ApprovalDecision(call_id, False, who="timeout", reason=reason))
+            return self._approvals.decisions()
+        finally:
+            self._approvals.close()
+
+    def approval_requested(self, requests: Sequence[ApprovalRequest]) -> None:
+        """Calls wait for a person: -> awaiting_approval, one `ApprovalRequested` each; an
+        answer already known (`ApprovalRequest.decided`) is applied at once."""
+        requests = tuple(requests)
+        self._fire(Trigger.APPROVAL_REQUESTED)
+        self._approvals.open(requests)
+        for request in requests:
+            self._publish(ApprovalRequested(**self._common(), call=request.call, why=request.why))
+        for request in requests:
+            if request.decided is not None:
+                self._answer(request.decided)
+
+    @property
+    def pending_approvals(self) -> tuple[ApprovalRequest, ...]:
+        """The tool calls waiting for a person's decision now, in the order asked."""
+        return self._approvals.requests
+
+    def approve(self, call_id: str, *, who: str = "user", reason: str | None = None) -> None:
+        """`who` lets pending call `call_id` run: `ApprovalGiven`.
+
+        Raises `ApprovalNotPendingError` if the call waits for no decision. Called from an
+        event listener (say, a handler of `ApprovalRequested`), it takes effect right after
+        the event is delivered.
+        """
+        self._decision(ApprovalDecision(call_id, True, who=who, reason=reason))
+
+    def reject(self, call_id: str, *, who: str = "user", reason: str | None = None) -> None:
+        """`who` refuses pending call `call_id`: `ApprovalRejected`; the model is told the
+        user declined (with `reason`). Raises like `approve`."""
+        self._decision(ApprovalDecision(call_id, False, who=who, reason=reason))
+
+    def _decision(self, decision: ApprovalDecision) -> None:
+        self._approvals.check(decision.call_id)
+        if self._publishing:  # from a listener: after the event in hand, not in its middle
+            asyncio.get_running_loop().call_soon(self._answer, decision)
+        else:
+            self._answer(decision)
+
+    def _answer(self, decision: ApprovalDecision) -> None:
+        request = next((r for r in self._approvals.requests if r.call.id == decision.call_id), None)
+        if request is None or not self._approvals.answer(decision):
+            return  # answered already (two surfaces raced), or the round ended
+        kind = ApprovalGiven if decision.approved else ApprovalRejected
+        common = {**self._common(), "at": decision.at}
+        self._publish(kind(**common, call=request.call, who=decision.who, reason=decision.reason))
 
     def tools_executed(
-        self, calls: Sequence[ToolCall], results: Sequence[ToolResult]
+        self,
+        calls: Sequence[ToolCall],
+        results: Sequence[ToolResult],
+        *,
+        decisions: Iterable[ApprovalDecision] | None = None,
     ) -> tuple[ToolResult, ...]:
         """Record executed calls: -> tools_executed, one `ToolExecuted` per call.
 
+        With `decisions` (the answers of a round of approval) the trigger says how it went:
+        ``approved`` (every call), ``rejected`` (none) or ``partially_approved``.
         `action_required` calls this; call it directly only to replay tools executed earlier
         (resuming). Raises `ValueError`, state unchanged, unless there is exactly one result per
         call. Returns the results in call order.
         """
         paired = _pair(calls, results)
-        self._fire(Trigger.TOOLS_EXECUTED)
+        self._fire(_executed_trigger(decisions))
         for call, result in paired:
             self._publish(
                 ToolExecuted(

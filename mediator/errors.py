@@ -7,6 +7,7 @@
     ├── persistence.PersistenceError  the database could not be used (tree there)
     └── MediatorError               anything this package raises on purpose
     ├── InvalidTransitionError      the script forbids `trigger` in `state` (MediatorStateMachine)
+    ├── ApprovalNotPendingError     approve/reject named a call that waits for no decision
     └── ExchangeError               an exchange ended without a reply (raised on the user side)
         ├── ExchangeFailedError     run failed / expired / incomplete, or an unrecoverable API error
         ├── ExchangeTimeoutError    the exchange's deadline passed
@@ -22,6 +23,7 @@ from mediator.script import State, Trigger, allowed_triggers
 
 __all__ = [
     "ToolkitError",
+    "ApprovalNotPendingError",
     "ExchangeCancelledError",
     "ExchangeError",
     "ExchangeFailedError",
@@ -37,6 +39,10 @@ class ToolkitError(Exception):
 
 class MediatorError(ToolkitError):
     """Base class of every error the mediator package raises."""
+
+
+class ApprovalNotPendingError(MediatorError, LookupError):
+    """`approve` or `reject` named a tool call that is not waiting for a decision."""
 
 
 class InvalidTransitionError(MediatorError):

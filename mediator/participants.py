@@ -7,9 +7,11 @@ fits (structural typing); no base class is needed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.errors import ExchangeError
 from tools.types import ToolCall, ToolResult
 
@@ -20,11 +22,27 @@ __all__ = ["AssistantSide", "UserSide"]
 class UserSide(Protocol):
     """What the mediator needs from the User Proxy."""
 
-    async def execute_tools(self, calls: Sequence[ToolCall]) -> Sequence[ToolResult]:
+    @property
+    def approval_timeout_s(self) -> float:
+        """How long a person may take to decide before the calls are rejected."""
+        ...
+
+    async def approvals_needed(self, calls: Sequence[ToolCall]) -> Sequence[ApprovalRequest]:
+        """The calls among `calls` that must wait for a person, each with why (none: all run
+        at once). The request is durable (journaled) when this returns."""
+        ...
+
+    async def execute_tools(
+        self,
+        calls: Sequence[ToolCall],
+        decisions: Mapping[str, ApprovalDecision] | None = None,
+    ) -> Sequence[ToolResult]:
         """Run the requested function calls and return one result per call.
 
-        A tool failure belongs in its `ToolResult` (``is_error``); an exception raised here
-        propagates unchanged to whoever fired `action_required` (the Assistant Proxy).
+        With `decisions` (the answers for calls that needed approval), a rejected call is not
+        run: its result tells the model the user declined. A tool failure belongs in its
+        `ToolResult` (``is_error``); an exception raised here propagates unchanged to whoever
+        fired `action_required` (the Assistant Proxy).
         """
         ...
 
@@ -60,6 +78,10 @@ class AssistantSide(Protocol):
 
     async def check_assistant(self) -> None:
         """Confirm the assistant exists, creating nothing; an error naming it if not."""
+        ...
+
+    def deadline_paused(self) -> AbstractContextManager[None]:
+        """Within the block the exchange deadline does not run (a person is deciding)."""
         ...
 
     async def cancel(self) -> None:

@@ -61,7 +61,7 @@ def _final_state(source: State, trigger: Trigger) -> State:
 
 def test_rows_and_forbidden_pairs_cover_every_state_trigger_pair() -> None:
     assert len(ROWS) + len(FORBIDDEN) == len(State) * len(Trigger)
-    assert len(ROWS) == 30
+    assert len(ROWS) == 36
 
 
 @pytest.mark.parametrize(("source", "trigger"), ROWS, ids=[f"{s}-{t}" for s, t in ROWS])
