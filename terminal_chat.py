@@ -10,6 +10,10 @@
 that exchange is finished first (tool calls already made are not made again), then the chat
 goes on as usual.
 
+A tool call that needs approval (`APPROVE_TOOLS=buy_or_sell`, or the tool's own rule) is asked
+about before it runs: `Approve buy_or_sell(symbol=MSFT, price=204.09)? [y/N]`; anything but
+`y` or `yes` (end of input included) declines it, and the assistant is told so.
+
 On a terminal the prompt has line editing and a history kept across sessions (prompt_toolkit;
 the file is `$XDG_STATE_HOME/assistant-mediator/terminal_history`, by default under
 `~/.local/state`). `exit`, end of input (Ctrl-D) and Ctrl-C end the chat cleanly; Ctrl-C
@@ -31,7 +35,14 @@ from pathlib import Path
 from typing import Protocol
 
 import conversation
-from conversation import MediatorEvent, MessageDelta, ToolExecuted, tool_call_line
+from conversation import (
+    ApprovalRequested,
+    MediatorEvent,
+    MessageDelta,
+    ToolExecuted,
+    call_summary,
+    tool_call_line,
+)
 
 PROMPT = "\nUser: "
 HISTORY_FILE = Path("assistant-mediator") / "terminal_history"
@@ -61,6 +72,46 @@ class Reader(Protocol):
     async def read(self, prompt: str) -> str | None:
         """The next line without its newline, or None at end of input."""
         ...
+
+
+class Approver:
+    """Asks at the prompt about each tool call that waits for approval, one at a time.
+
+    Listeners must not block, so a request is queued here and asked by a task; the main loop
+    is waiting for the reply meanwhile, so the prompt is free (piped input answers too).
+    """
+
+    def __init__(self, user_proxy: conversation.UserProxy, reader: Reader) -> None:
+        self._user = user_proxy
+        self._reader = reader
+        self._queue: asyncio.Queue[ApprovalRequested] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, event: MediatorEvent) -> None:
+        if isinstance(event, ApprovalRequested):
+            self._queue.put_nowait(event)
+            if self._task is None or self._task.done():
+                self._task = asyncio.get_running_loop().create_task(self._ask_all())
+
+    async def _ask_all(self) -> None:
+        while not self._queue.empty():
+            event = self._queue.get_nowait()
+            answer = await self._reader.read(f"Approve {call_summary(event.call)}? [y/N] ")
+            yes = answer is not None and answer.strip().lower() in ("y", "yes")
+            try:
+                if yes:
+                    self._user.approve(event.call.id)
+                else:
+                    reason = "no answer (end of input)" if answer is None else None
+                    self._user.reject(event.call.id, reason)
+            except conversation.ApprovalNotPendingError:
+                print("(that request was already answered, or timed out)", flush=True)
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
 
 
 def history_path() -> Path:
@@ -215,11 +266,15 @@ async def chat(assistant_id: str | None = None, resume: str | None = None) -> in
     reader = make_reader()
     transcript = Transcript()
     subscription = user_proxy.on_event(transcript, topics=[ToolExecuted.topic, MessageDelta.topic])
+    approver = Approver(user_proxy, reader)
+    asking = user_proxy.on_event(approver, topics=[ApprovalRequested.topic])
     try:
         if resume is None:  # a wrong ASSISTANT_ID is named now, not after the first question
             await user_proxy.check_assistant()
         if user_proxy.interrupted is not None:
             print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
+            for pending in user_proxy.pending_approvals:
+                print(f"(it was waiting for your approval of {call_summary(pending.call)})")
             await exchange(user_proxy, None, transcript)
         while True:
             user_input = await reader.read(PROMPT)
@@ -228,7 +283,9 @@ async def chat(assistant_id: str | None = None, resume: str | None = None) -> in
             if user_input.strip():
                 await exchange(user_proxy, user_input, transcript)
     finally:
+        asking.close()
         subscription.close()
+        await approver.aclose()
         await user_proxy.aclose()
     return 0
 

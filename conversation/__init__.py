@@ -22,7 +22,9 @@ from conversation.demo import DEMO_ASSISTANT_ID
 from conversation.environment import expose_dotenv
 from conversation.settings import Settings, SettingsError, load_settings
 from conversation.transcripts import interrupted_exchange, recorded_transcript
+from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.errors import (
+    ApprovalNotPendingError,
     ExchangeCancelledError,
     ExchangeError,
     ExchangeFailedError,
@@ -31,6 +33,9 @@ from mediator.errors import (
 )
 from mediator.events import (
     ActionRequired,
+    ApprovalGiven,
+    ApprovalRejected,
+    ApprovalRequested,
     ConversationBound,
     ExchangeCancelled,
     ExchangeFailed,
@@ -50,13 +55,25 @@ from persistence.errors import PersistenceError
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import ConversationBusyError, UserProxy
-from tools.formatting import ToolCallDetail, pretty_json, tool_call_detail, tool_call_line
+from tools.formatting import (
+    ToolCallDetail,
+    call_summary,
+    pretty_json,
+    tool_call_detail,
+    tool_call_line,
+)
 
 expose_dotenv()  # the seed's snippet reads os.environ["ASSISTANT_ID"] kept in .env
 
 __all__ = [
     "DEMO_ASSISTANT_ID",
     "ActionRequired",
+    "ApprovalDecision",
+    "ApprovalGiven",
+    "ApprovalNotPendingError",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "ApprovalRequested",
     "BackendError",
     "ConversationBound",
     "ConversationBusyError",
@@ -84,6 +101,7 @@ __all__ = [
     "ToolOutputsSubmitted",
     "ToolkitError",
     "UserProxy",
+    "call_summary",
     "interrupted_exchange",
     "load_settings",
     "open_conversation",

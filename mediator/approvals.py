@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mediator.errors import ApprovalNotPendingError
+from tools.errors import DECLINED_BY_USER
 from tools.types import ToolCall, ToolResult
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
     "refusal",
 ]
 
-DECLINED = "declined_by_user"
+DECLINED = DECLINED_BY_USER
 """The `error_type` of a rejected call's output."""
 
 
@@ -60,16 +61,23 @@ class ApprovalRequest:
 
 
 def refusal(call: ToolCall, decision: ApprovalDecision) -> ToolResult:
-    """The output a rejected call returns to the model: the user declined, and why."""
-    why = f": {decision.reason}" if decision.reason else ""
-    message = (
-        f"The user declined this call to {call.name} ({decision.who} rejected it{why}). "
-        "It was not run. Do not retry it; tell the user it was not done."
-    )
+    """The output a rejected call returns to the model: it was not run, who refused, why."""
+    if decision.who == "timeout":
+        message = (
+            f"Nobody approved this call to {call.name} in time ({decision.reason}), so it was "
+            "not run. Tell the user it was not done."
+        )
+    else:
+        why = f": {decision.reason}" if decision.reason else ""
+        message = (
+            f"The user declined this call to {call.name}{why}. It was not run. Do not try it "
+            "again; tell the user it was not done."
+        )
+    error = {"type": DECLINED, "message": message, "who": decision.who, "reason": decision.reason}
     return ToolResult(
         call.id,
         call.name,
-        json.dumps({"error": {"type": DECLINED, "message": message}}),
+        json.dumps({"error": error}),
         is_error=True,
         error_type=DECLINED,
     )

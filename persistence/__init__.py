@@ -40,6 +40,7 @@ from persistence.history import (
 )
 from persistence.history_rows import (
     MAX_LIMIT,
+    ApprovalSpan,
     AssistantRow,
     ConversationRow,
     MessageRow,
@@ -81,6 +82,7 @@ __all__ = [
     "SchemaChange",
     "SchemaError",
     "SchemaNotReadyError",
+    "ApprovalSpan",
     "StateSpan",
     "Timeline",
     "Transcript",

@@ -106,9 +106,7 @@ class ToolSettings(SettingsSection):
     quote_source: QuoteSource | None = Field(default=None, alias="QUOTE_SOURCE")
     tool_timeout_s: float = Field(default=60.0, gt=0, alias="TOOL_TIMEOUT_S")
     #: Tools whose calls wait for a person's approval, whatever the tool says (``*``: all).
-    approve_tools: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=(), alias="APPROVE_TOOLS"
-    )
+    approve_tools: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="APPROVE_TOOLS")
 
     @field_validator("approve_tools", mode="before")
     @classmethod
