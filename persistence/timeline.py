@@ -9,6 +9,7 @@ submitted. Approval spans come from the approval events: requested -> approved o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -106,7 +107,7 @@ def run_timeline(session: Session, run_id: str) -> Timeline:
 _APPROVAL_TYPES = ("ApprovalRequested", "ApprovalGiven", "ApprovalRejected")
 
 
-def _approval_spans(rows: list[Any]) -> tuple[ApprovalSpan, ...]:
+def _approval_spans(rows: Sequence[Any]) -> tuple[ApprovalSpan, ...]:
     """One span per call asked about, from its request to its answer (in event order)."""
     spans: dict[str, ApprovalSpan] = {}
     for kind, call_id, name, output, at in rows:
