@@ -4,12 +4,13 @@
     python -m tests.persistence.kill_child resume CONVERSATION_ID (same options)
 
 `start` prints ``CONVERSATION <id>`` once the conversation exists, then asks for the price of
-AAPL and prints ``REPLY <text>``. With ``--approve``, `get_stock_price` needs approval, which
-`start` never gives (the parent kills it while it waits) and `resume` gives at once to each
-call the journal shows pending (``PENDING <name> <arguments>``). `resume` finishes the
-interrupted exchange (``RESUMED <text>``) and asks one more question (``NEXT <text>``). The tool `get_stock_price` appends ``start <call
-id>`` and ``done <call id>`` to the file named by ``COUNTER_FILE``, and, while the file named
-by ``BLOCK_FILE`` exists, blocks after ``start``: the parent kills the process there.
+AAPL and prints ``REPLY <text>``. `resume` finishes the interrupted exchange (``RESUMED
+<text>``) and asks one more question (``NEXT <text>``). The tool `get_stock_price` appends
+``start <call id>`` and ``done <call id>`` to the file named by ``COUNTER_FILE``, and, while
+the file named by ``BLOCK_FILE`` exists, blocks after ``start``: the parent kills the process
+there. With ``--approve``, `get_stock_price` needs approval, which `start` never gives (the
+parent kills it while it waits) and `resume` gives at once to each call the journal shows
+pending (``PENDING <name> <arguments>``).
 """
 
 from __future__ import annotations
