@@ -43,7 +43,12 @@ from mediator.events import (
     ToolOutputsSubmitted,
 )
 from mediator.factory import MEDIATOR_KINDS, MediatorKind, create_mediator, mediator_factory
-from mediator.participants import AssistantSide, UserSide
+from mediator.participants import (
+    ApprovingUserSide,
+    AssistantSide,
+    PausableAssistantSide,
+    UserSide,
+)
 from mediator.script import (
     DOTTED,
     SCRIPT,
@@ -72,6 +77,7 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalRequest",
     "ApprovalRequested",
+    "ApprovingUserSide",
     "AssistantSide",
     "ConversationBound",
     "ExchangeCancelled",
@@ -91,6 +97,7 @@ __all__ = [
     "MessageDelta",
     "MessageRetrieved",
     "MessageSent",
+    "PausableAssistantSide",
     "Reconciled",
     "RunStarted",
     "RunStatusChecked",

@@ -30,6 +30,7 @@ event order would interleave).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from abc import ABC, abstractmethod
@@ -59,7 +60,12 @@ from mediator.events import (
     ToolExecuted,
     ToolOutputsSubmitted,
 )
-from mediator.participants import AssistantSide, UserSide
+from mediator.participants import (
+    ApprovingUserSide,
+    AssistantSide,
+    PausableAssistantSide,
+    UserSide,
+)
 from mediator.script import State, Trigger
 from tools.types import ToolCall, ToolResult
 
@@ -342,7 +348,9 @@ class Mediator(ABC):
                 tool_calls=calls,
             )
         )
-        requests = tuple(await user.approvals_needed(calls))
+        requests: tuple[ApprovalRequest, ...] = ()
+        if isinstance(user, ApprovingUserSide):
+            requests = tuple(await user.approvals_needed(calls))
         if not requests:
             results = await user.execute_tools(calls)
             return self.tools_executed(calls, results)
@@ -350,6 +358,7 @@ class Mediator(ABC):
         free = tuple(call for call in calls if call.id not in gated)
         # Calls that need nobody's consent run at once, while the person decides.
         running = asyncio.ensure_future(user.execute_tools(free)) if free else None
+        assert isinstance(user, ApprovingUserSide)  # only such a user side asks
         try:
             decisions = await self._decide(requests, user.approval_timeout_s)
             asked = tuple(request.call for request in requests)
@@ -368,8 +377,13 @@ class Mediator(ABC):
         """Ask, then wait (deadline paused) for every answer; unanswered ones are rejected."""
         assistant = self._require_assistant()
         self.approval_requested(requests)
+        paused = (
+            assistant.deadline_paused()
+            if isinstance(assistant, PausableAssistantSide)
+            else contextlib.nullcontext()
+        )
         try:
-            with assistant.deadline_paused():
+            with paused:
                 unanswered = await self._approvals.wait(timeout_s)
             reason = f"nobody answered within the approval timeout of {timeout_s:g} s"
             for call_id in unanswered:

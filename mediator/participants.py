@@ -15,22 +15,12 @@ from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.errors import ExchangeError
 from tools.types import ToolCall, ToolResult
 
-__all__ = ["AssistantSide", "UserSide"]
+__all__ = ["ApprovingUserSide", "AssistantSide", "PausableAssistantSide", "UserSide"]
 
 
 @runtime_checkable
 class UserSide(Protocol):
     """What the mediator needs from the User Proxy."""
-
-    @property
-    def approval_timeout_s(self) -> float:
-        """How long a person may take to decide before the calls are rejected."""
-        ...
-
-    async def approvals_needed(self, calls: Sequence[ToolCall]) -> Sequence[ApprovalRequest]:
-        """The calls among `calls` that must wait for a person, each with why (none: all run
-        at once). The request is durable (journaled) when this returns."""
-        ...
 
     async def execute_tools(
         self,
@@ -52,6 +42,24 @@ class UserSide(Protocol):
 
     def deliver_error(self, error: ExchangeError) -> None:
         """Report that the exchange ended without a reply. Must not block."""
+        ...
+
+
+@runtime_checkable
+class ApprovingUserSide(UserSide, Protocol):
+    """A user side that can hold tool calls for a person's approval (the `UserProxy`).
+
+    A user side without these members never asks: every call runs at once.
+    """
+
+    @property
+    def approval_timeout_s(self) -> float:
+        """How long a person may take to decide before the calls are rejected."""
+        ...
+
+    async def approvals_needed(self, calls: Sequence[ToolCall]) -> Sequence[ApprovalRequest]:
+        """The calls among `calls` that must wait for a person, each with why (none: all run
+        at once). The request is durable (journaled) when this returns."""
         ...
 
 
@@ -80,10 +88,6 @@ class AssistantSide(Protocol):
         """Confirm the assistant exists, creating nothing; an error naming it if not."""
         ...
 
-    def deadline_paused(self) -> AbstractContextManager[None]:
-        """Within the block the exchange deadline does not run (a person is deciding)."""
-        ...
-
     async def cancel(self) -> None:
         """Stop the running exchange, if any (it ends `cancelled`)."""
         ...
@@ -94,4 +98,14 @@ class AssistantSide(Protocol):
 
     async def list_run_steps(self) -> Sequence[object]:
         """The last run's steps, as the remote API describes them."""
+        ...
+
+
+@runtime_checkable
+class PausableAssistantSide(AssistantSide, Protocol):
+    """An assistant side whose exchange deadline can stand still (the `AssistantProxy`); the
+    mediator pauses it while a person decides. Without it, the deadline simply runs on."""
+
+    def deadline_paused(self) -> AbstractContextManager[None]:
+        """Within the block the exchange deadline does not run (a person is deciding)."""
         ...
