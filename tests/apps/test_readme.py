@@ -45,3 +45,12 @@ def test_readme_context_manager_example_runs(tmp_path: Path) -> None:
     assert "NVDA" in result.stdout
     # The listener printed the tool calls as they happened, before the reply.
     assert result.stdout.index("get_stock_price") < result.stdout.rindex("NVDA")
+
+
+def test_readme_approval_example_runs(tmp_path: Path) -> None:
+    (block,) = [b for b in BLOCKS if "APPROVE_TOOLS" in b]
+    result = _run_block(block, tmp_path, "")
+    assert result.returncode == 0, result.stderr
+    assert "Approval: buy_or_sell(symbol=MSFT, price=" in result.stdout
+    assert "the APPROVE_TOOLS setting lists buy_or_sell" in result.stdout
+    assert "you declined the buy_or_sell check for MSFT (not today)" in result.stdout
