@@ -28,6 +28,7 @@ from mediator.errors import (
     ExchangeCancelledError,
     ExchangeError,
     ExchangeFailedError,
+    ExchangeSuspendedError,
     ExchangeTimeoutError,
     ToolkitError,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "ExchangeError",
     "ExchangeFailed",
     "ExchangeFailedError",
+    "ExchangeSuspendedError",
     "ExchangePolicy",
     "ExchangeTimeoutError",
     "MediatorEvent",

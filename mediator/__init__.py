@@ -16,6 +16,7 @@ from mediator.errors import (
     ExchangeCancelledError,
     ExchangeError,
     ExchangeFailedError,
+    ExchangeSuspendedError,
     ExchangeTimeoutError,
     InvalidTransitionError,
     MediatorError,
@@ -46,7 +47,7 @@ from mediator.factory import MEDIATOR_KINDS, MediatorKind, create_mediator, medi
 from mediator.participants import (
     ApprovingUserSide,
     AssistantSide,
-    PausableAssistantSide,
+    SuspendableAssistantSide,
     UserSide,
 )
 from mediator.script import (
@@ -85,6 +86,7 @@ __all__ = [
     "ExchangeError",
     "ExchangeFailed",
     "ExchangeFailedError",
+    "ExchangeSuspendedError",
     "ExchangeTimeoutError",
     "InvalidTransitionError",
     "Listener",
@@ -97,7 +99,7 @@ __all__ = [
     "MessageDelta",
     "MessageRetrieved",
     "MessageSent",
-    "PausableAssistantSide",
+    "SuspendableAssistantSide",
     "Reconciled",
     "RunStarted",
     "RunStatusChecked",

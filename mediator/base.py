@@ -40,7 +40,12 @@ from typing import Any, ClassVar, Final
 
 from mediator import bus
 from mediator.approvals import ApprovalDecision, ApprovalRequest, PendingApprovals
-from mediator.errors import ExchangeCancelledError, ExchangeError, MediatorError
+from mediator.errors import (
+    ExchangeCancelledError,
+    ExchangeError,
+    ExchangeSuspendedError,
+    MediatorError,
+)
 from mediator.events import (
     ActionRequired,
     ApprovalGiven,
@@ -63,7 +68,7 @@ from mediator.events import (
 from mediator.participants import (
     ApprovingUserSide,
     AssistantSide,
-    PausableAssistantSide,
+    SuspendableAssistantSide,
     UserSide,
 )
 from mediator.script import State, Trigger
@@ -139,6 +144,7 @@ class Mediator(ABC):
         self._assistant: AssistantSide | None = None
         self._publishing = False
         self._approvals = PendingApprovals()
+        self._running_free: asyncio.Future[Sequence[ToolResult]] | None = None
 
     # -- what subclasses provide ------------------------------------------------------------
 
@@ -358,6 +364,7 @@ class Mediator(ABC):
         free = tuple(call for call in calls if call.id not in gated)
         # Calls that need nobody's consent run at once, while the person decides.
         running = asyncio.ensure_future(user.execute_tools(free)) if free else None
+        self._running_free = running
         assert isinstance(user, ApprovingUserSide)  # only such a user side asks
         try:
             decisions = await self._decide(requests, user.approval_timeout_s)
@@ -366,6 +373,7 @@ class Mediator(ABC):
             if running is not None:
                 results.extend(await running)
         finally:
+            self._running_free = None
             if running is not None and not running.done():
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
@@ -379,7 +387,7 @@ class Mediator(ABC):
         self.approval_requested(requests)
         paused = (
             assistant.deadline_paused()
-            if isinstance(assistant, PausableAssistantSide)
+            if isinstance(assistant, SuspendableAssistantSide)
             else contextlib.nullcontext()
         )
         try:
@@ -408,6 +416,32 @@ class Mediator(ABC):
     def pending_approvals(self) -> tuple[ApprovalRequest, ...]:
         """The tool calls waiting for a person's decision now, in the order asked."""
         return self._approvals.requests
+
+    async def suspend(self) -> None:
+        """Leave the exchange that waits for approval for later, as a restart would: its
+        requests stay pending in the journal and its run waits on the server. The calls that
+        needed no approval finish first (their outputs are journaled). The user side gets an
+        `ExchangeSuspendedError`; `resume_conversation` (here or in another process) continues
+        the exchange and asks again, or applies answers given to it beforehand.
+
+        Raises `MediatorError` when nothing waits for approval.
+        """
+        self._refuse_reentry("suspend")
+        assistant = self._require_assistant()
+        if not self._approvals.requests:
+            raise MediatorError("no tool call waits for approval: there is nothing to suspend")
+        if not isinstance(assistant, SuspendableAssistantSide):
+            raise MediatorError("the assistant side cannot leave an exchange for later")
+        if self._running_free is not None:
+            await asyncio.gather(asyncio.shield(self._running_free), return_exceptions=True)
+        await assistant.detach()
+        self._require_user().deliver_error(
+            ExchangeSuspendedError(
+                "the exchange waits for approval and was left for later: resume the "
+                "conversation to answer",
+                run_id=self._run_id,
+            )
+        )
 
     def approve(self, call_id: str, *, who: str = "user", reason: str | None = None) -> None:
         """`who` lets pending call `call_id` run: `ApprovalGiven`.

@@ -11,7 +11,8 @@
     └── ExchangeError               an exchange ended without a reply (raised on the user side)
         ├── ExchangeFailedError     run failed / expired / incomplete, or an unrecoverable API error
         ├── ExchangeTimeoutError    the exchange's deadline passed
-        └── ExchangeCancelledError  the exchange was cancelled
+        ├── ExchangeCancelledError  the exchange was cancelled
+        └── ExchangeSuspendedError  the exchange waits for approval and was left for later
 
 Other misuse of a mediator (routing before `attach`, rebinding a conversation to another id)
 raises a plain `MediatorError`.
@@ -27,6 +28,7 @@ __all__ = [
     "ExchangeCancelledError",
     "ExchangeError",
     "ExchangeFailedError",
+    "ExchangeSuspendedError",
     "ExchangeTimeoutError",
     "InvalidTransitionError",
     "MediatorError",
@@ -104,3 +106,8 @@ class ExchangeTimeoutError(ExchangeError):
 
 class ExchangeCancelledError(ExchangeError):
     """The exchange was cancelled (by the user, by shutdown, or remotely)."""
+
+
+class ExchangeSuspendedError(ExchangeError):
+    """The exchange waits for a person's approval and was left for later (`suspend`): it has
+    not ended; `conversation.resume_conversation` picks it up, and the answers continue it."""

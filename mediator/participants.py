@@ -15,7 +15,7 @@ from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.errors import ExchangeError
 from tools.types import ToolCall, ToolResult
 
-__all__ = ["ApprovingUserSide", "AssistantSide", "PausableAssistantSide", "UserSide"]
+__all__ = ["ApprovingUserSide", "AssistantSide", "SuspendableAssistantSide", "UserSide"]
 
 
 @runtime_checkable
@@ -102,10 +102,17 @@ class AssistantSide(Protocol):
 
 
 @runtime_checkable
-class PausableAssistantSide(AssistantSide, Protocol):
-    """An assistant side whose exchange deadline can stand still (the `AssistantProxy`); the
-    mediator pauses it while a person decides. Without it, the deadline simply runs on."""
+class SuspendableAssistantSide(AssistantSide, Protocol):
+    """An assistant side whose exchange can wait for a person (the `AssistantProxy`): its
+    deadline stands still meanwhile, and it can be left for later. Without these, the
+    deadline simply runs on and `Mediator.suspend` is refused."""
 
     def deadline_paused(self) -> AbstractContextManager[None]:
         """Within the block the exchange deadline does not run (a person is deciding)."""
+        ...
+
+    async def detach(self) -> None:
+        """Stop following the running exchange without ending it: nothing is cancelled
+        remotely or journaled as ended, so `resume_exchange` (here or in another process)
+        picks it up where it stands."""
         ...

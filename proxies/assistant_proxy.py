@@ -93,6 +93,7 @@ class AssistantProxy:
         self._exchange_id: str | None = None
         self._last_status: RunStatus | None = None  # the run's, as last seen
         self._deadline: asyncio.Timeout | None = None  # the running exchange's
+        self._detaching = False
         self._settler = Settler(backend, self._policy)
         self._streams = StreamReader(mediator, backend, self._poll)
 
@@ -186,6 +187,19 @@ class AssistantProxy:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
+    async def detach(self) -> None:
+        """Stop following the running exchange without ending it (see `Mediator.suspend`):
+        nothing is cancelled remotely, nothing journaled as ended."""
+        task = self._task
+        if task is None or task.done():
+            return
+        self._detaching = True
+        try:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        finally:
+            self._detaching = False
+
     async def wait_idle(self) -> None:
         task = self._task
         if task is not None:
@@ -208,6 +222,8 @@ class AssistantProxy:
                 )
             )
         except asyncio.CancelledError:
+            if self._detaching:  # left for later: the run waits, the journal keeps it open
+                raise
             await self._settle()
             await self._journal_ended("cancelled", None)
             self._mediator.cancelled(

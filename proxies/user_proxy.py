@@ -163,6 +163,13 @@ class UserProxy:
         model is told the user declined, with `reason`. Raises like `approve`."""
         self._decide(ApprovalDecision(call_id, False, who=who, reason=reason))
 
+    async def suspend(self) -> None:
+        """Leave the exchange that waits for approval for later, as a restart would (see
+        `Mediator.suspend`): `get_assistant_message()` raises `ExchangeSuspendedError`, and
+        `conversation.resume_conversation` continues it, here or in another process (answers
+        given to it before it asks again are applied then)."""
+        await self._mediator.suspend()
+
     def _decide(self, decision: ApprovalDecision) -> None:
         live = {r.call.id for r in self._mediator.pending_approvals}
         if decision.call_id not in live and decision.call_id in self._journal_pending:

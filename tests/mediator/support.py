@@ -102,6 +102,9 @@ class FakeAssistant:
     async def check_assistant(self) -> None:
         self.calls.append(("check_assistant", None))
 
+    async def detach(self) -> None:
+        self.calls.append(("detach", None))
+
     @contextlib.contextmanager
     def deadline_paused(self) -> Iterator[None]:
         self.calls.append(("deadline_paused", None))

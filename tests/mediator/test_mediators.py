@@ -368,12 +368,12 @@ def test_user_and_assistant_fakes_satisfy_the_protocols() -> None:
     from mediator.participants import (
         ApprovingUserSide,
         AssistantSide,
-        PausableAssistantSide,
+        SuspendableAssistantSide,
         UserSide,
     )
 
     assert isinstance(FakeUser(), ApprovingUserSide)
-    assert isinstance(FakeAssistant(), PausableAssistantSide)
+    assert isinstance(FakeAssistant(), SuspendableAssistantSide)
     assert not isinstance(FakeAssistant(), UserSide)
     assert isinstance(FakeUser(), UserSide)
     assert isinstance(FakeAssistant(), AssistantSide)
