@@ -59,6 +59,7 @@ class UserProxy:
         self._waiting_since: float | None = None
         self._waited_s = 0.0
         self._resumed: str | None = None  # the exchange id resumed from the journal, if any
+        self._suspended = False  # the last exchange was left waiting for approval
 
     # -- public API ----------------------------------------------------------------------
 
@@ -112,6 +113,11 @@ class UserProxy:
         if self._interrupted is not None:
             raise ConversationBusyError(
                 "an interrupted exchange must be finished first: await get_assistant_message()"
+            )
+        if self._suspended:
+            raise ConversationBusyError(
+                "the last exchange was left waiting for approval: continue it with "
+                "conversation.resume_conversation(conversation_id)"
             )
         try:
             loop = asyncio.get_running_loop()
@@ -167,8 +173,10 @@ class UserProxy:
         """Leave the exchange that waits for approval for later, as a restart would (see
         `Mediator.suspend`): `get_assistant_message()` raises `ExchangeSuspendedError`, and
         `conversation.resume_conversation` continues it, here or in another process (answers
-        given to it before it asks again are applied then)."""
+        given to it before it asks again are applied then). This object takes no new message
+        afterwards."""
         await self._mediator.suspend()
+        self._suspended = True
 
     def _decide(self, decision: ApprovalDecision) -> None:
         live = {r.call.id for r in self._mediator.pending_approvals}

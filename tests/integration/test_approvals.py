@@ -19,6 +19,7 @@ from conversation.wiring import wire_to_server
 from emulator import CallTools, EmulatorServer, Reply, ScriptedModel, ToolSpec
 from mediator.errors import ExchangeFailedError, ExchangeSuspendedError, MediatorError
 from mediator.events import ApprovalRejected, ApprovalRequested, MediatorEvent, ToolExecuted
+from proxies.user_proxy import ConversationBusyError
 from tests.integration.conftest import FAST_POLICY, Recorder
 
 WAIT_S = 60.0
@@ -159,6 +160,8 @@ async def test_an_exchange_left_for_later_is_answered_after_resume_conversation(
         assert thread is not None
         with pytest.raises(MediatorError, match="nothing to suspend"):
             await user.suspend()
+        with pytest.raises(ConversationBusyError, match="resume_conversation"):
+            user.send_user_message("and now?")
     finally:
         await user.aclose()
     # Nothing was settled: the run still waits for both outputs on the server.
