@@ -148,6 +148,15 @@ def test_public_api_is_pinned() -> None:
             # A page reopening a conversation (`?conversation=ID`).
             "interrupted_exchange",
             "recorded_transcript",
+            # Approving tool calls (issue 12): what is asked, what is answered, the errors.
+            "ApprovalDecision",
+            "ApprovalGiven",
+            "ApprovalNotPendingError",
+            "ApprovalRejected",
+            "ApprovalRequest",
+            "ApprovalRequested",
+            "ExchangeSuspendedError",
+            "call_summary",
         ]
     )
     for name in conversation.__all__:
