@@ -14,6 +14,12 @@ The page keeps its conversation in the URL (`?conversation=ID`): reloading it, o
 link in another browser, rebuilds the transcript from the recorded history, and an exchange
 whose process died before it ended (the journal says so) is finished live, tools already run
 not run again.
+
+A tool call that needs approval (`APPROVE_TOOLS`, or the tool's rule) stops the exchange where
+it stands: it is left for later (`UserProxy.suspend`, pending in the journal, the run waiting on
+the server) and the turn shows Approve / Reject buttons, the chat input disabled. Once every
+call is answered the exchange is resumed with the answers, exactly as after a restart; a reload
+while it waits asks again. The answers live in this session's state only.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
+from typing import Literal
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -30,6 +37,7 @@ from streamlit.elements.lib.mutable_status_container import StatusContainer
 import conversation
 from conversation import (
     ActionRequired,
+    ApprovalRequested,
     MediatorEvent,
     MessageDelta,
     Spend,
@@ -37,6 +45,7 @@ from conversation import (
     ToolCallDetail,
     ToolExecuted,
     UsageReported,
+    call_summary,
     tool_call_detail,
     tool_call_line,
 )
@@ -74,6 +83,15 @@ class ToolCallShown:
     detail: ToolCallDetail
 
 
+@dataclass(frozen=True)
+class ApprovalShown:
+    """A tool call waiting for this session's answer: its compact form and why it waits."""
+
+    call_id: str
+    line: str
+    why: str
+
+
 @dataclass
 class Turn:
     """One prompt and everything its exchange produced, kept to redraw the page on rerun."""
@@ -84,6 +102,8 @@ class Turn:
     reply: str | None = None
     error: str | None = None
     spend: Spend = field(default_factory=Spend)
+    waiting: list[ApprovalShown] = field(default_factory=list)
+    """Calls its exchange was left waiting for (it resumes once each is answered)."""
 
 
 def shown_call(call: TranscriptCall) -> ToolCallShown:
@@ -166,9 +186,16 @@ def error_title(exc: conversation.ExchangeError) -> str:
 
 
 def status_label(turn: Turn) -> str:
+    if turn.waiting:
+        count = len(turn.waiting)
+        return f"Waiting for your approval: {count} tool call{'' if count == 1 else 's'}"
     calls = len(turn.tool_calls)
     done = "Failed" if turn.error else "Completed"
     return f"{done}: {calls} tool call{'' if calls == 1 else 's'}"
+
+
+def status_state(turn: Turn) -> Literal["running", "complete", "error"]:
+    return "error" if turn.error else "running" if turn.waiting else "complete"
 
 
 def run_stream(make: Callable[[], AsyncGenerator[str]]) -> Generator[str]:
@@ -210,7 +237,8 @@ class LiveView:
     def show(self, event: MediatorEvent) -> None:
         if isinstance(event, UsageReported):
             self.turn.spend = self.turn.spend.plus(event.usage, event.cost_usd)
-        if isinstance(event, ToolExecuted):
+        shown_ids = {shown.detail.call_id for shown in self.turn.tool_calls}
+        if isinstance(event, ToolExecuted) and event.call.id not in shown_ids:
             shown = ToolCallShown(
                 tool_call_line(event.call, event.result), tool_call_detail(event.call, event.result)
             )
@@ -227,7 +255,11 @@ class LiveView:
 async def follow(
     chat: conversation.UserProxy, reply: Awaitable[str], turn: Turn, view: LiveView
 ) -> AsyncGenerator[str]:
-    """Await `reply` from `chat`; draw its events as they arrive and yield the reply's text."""
+    """Await `reply` from `chat`; draw its events as they arrive and yield the reply's text.
+
+    When tool calls wait for approval, the exchange is left for later (`suspend`) and the
+    turn keeps them: awaiting the reply then raises `ExchangeSuspendedError`.
+    """
     inbox: asyncio.Queue[MediatorEvent | None] = asyncio.Queue()
     streamed = False
     with chat.on_event(inbox.put_nowait):  # this conversation only, closed on exit
@@ -235,7 +267,15 @@ async def follow(
         asking.add_done_callback(lambda _: inbox.put_nowait(None))
         try:
             while (event := await inbox.get()) is not None:
-                if isinstance(event, MessageDelta):
+                if isinstance(event, ApprovalRequested) and not turn.waiting:
+                    waiting = chat.pending_approvals  # the whole round, asked together
+                    if any(r.call.id == event.call.id for r in waiting):
+                        turn.waiting = [
+                            ApprovalShown(r.call.id, call_summary(r.call), r.why) for r in waiting
+                        ]
+                        await chat.suspend()
+                    view.show(event)
+                elif isinstance(event, MessageDelta):
                     streamed = True
                     yield as_markdown(event.delta)
                 else:
@@ -266,11 +306,23 @@ async def exchange(
 
 
 async def finish_interrupted(
-    settings: conversation.Settings, conversation_id: str, turn: Turn, view: LiveView
+    settings: conversation.Settings,
+    conversation_id: str,
+    turn: Turn,
+    view: LiveView,
+    answers: dict[str, bool] | None = None,
 ) -> AsyncGenerator[str]:
-    """Finish the exchange an earlier process left unended (sending nothing twice)."""
+    """Finish the exchange an earlier process (or an earlier run of this page, waiting for
+    approval) left unended, sending nothing twice; `answers` approve or reject its calls."""
     chat = conversation.resume_conversation(conversation_id, settings=settings)
     try:
+        for call_id, approved in (answers or {}).items():
+            # Answered meanwhile (another tab on the same conversation): nothing to do.
+            with contextlib.suppress(conversation.ApprovalNotPendingError):
+                if approved:
+                    chat.approve(call_id)
+                else:
+                    chat.reject(call_id)
         async for chunk in follow(chat, chat.get_assistant_message(), turn, view):
             yield chunk
     finally:
@@ -298,6 +350,38 @@ def show_tool_call(shown: ToolCallShown) -> None:
             st.code(detail.output, language=None, wrap_lines=True)
 
 
+def answer(call_id: str, approved: bool) -> None:
+    """A button's callback: keep this session's answer (the exchange resumes on the rerun)."""
+    st.session_state.answers[call_id] = approved
+
+
+def show_approvals(turn: Turn) -> None:
+    """Each call the turn waits for: Approve / Reject, or the answer already given."""
+    answers: dict[str, bool] = st.session_state.answers
+    for shown in turn.waiting:
+        st.text(f"Approve {shown.line}?")
+        st.caption(shown.why)
+        if shown.call_id in answers:
+            st.text("Approved" if answers[shown.call_id] else "Rejected")
+            continue
+        left, right, _ = st.columns([2, 2, 5])
+        left.button(
+            "Approve",
+            key=f"approve-{shown.call_id}",
+            icon=":material/check:",
+            type="primary",
+            on_click=answer,
+            args=(shown.call_id, True),
+        )
+        right.button(
+            "Reject",
+            key=f"reject-{shown.call_id}",
+            icon=":material/close:",
+            on_click=answer,
+            args=(shown.call_id, False),
+        )
+
+
 def show_turn(turn: Turn) -> None:
     """Redraw a finished turn from the session's transcript."""
     with st.chat_message("user"):
@@ -305,7 +389,7 @@ def show_turn(turn: Turn) -> None:
     for shown in turn.tool_calls:
         show_tool_call(shown)
     with st.chat_message("assistant"):
-        with st.status(status_label(turn), state="error" if turn.error else "complete"):
+        with st.status(status_label(turn), state=status_state(turn)):
             for line in turn.events:
                 st.text(line)
         if turn.reply is not None:
@@ -314,16 +398,21 @@ def show_turn(turn: Turn) -> None:
             st.error(turn.error)
         if turn.spend.reports:
             st.caption(spend_line(turn.spend))
+        if turn.waiting:
+            show_approvals(turn)
 
 
 Produce = Callable[[Turn, "LiveView"], AsyncGenerator[str]]
 
 
-def run_turn(prompt: str, produce: Produce) -> None:
-    """Draw one exchange live as `produce` runs it, then keep it in the transcript."""
-    turn = Turn(prompt)
+def run_turn(prompt: str, produce: Produce, earlier: list[ToolCallShown] | None = None) -> None:
+    """Draw one exchange live as `produce` runs it, then keep it in the transcript; `earlier`
+    are its tool calls already shown (before it waited for approval)."""
+    turn = Turn(prompt, list(earlier or []))
     with st.chat_message("user"):
         st.markdown(prompt)
+    for shown in turn.tool_calls:
+        show_tool_call(shown)
     tools_area = st.container()
     try:
         with st.chat_message("assistant"):
@@ -334,6 +423,8 @@ def run_turn(prompt: str, produce: Produce) -> None:
             try:
                 with contextlib.closing(stream):
                     st.write_stream(stream)
+            except conversation.ExchangeSuspendedError:
+                pass  # it waits for this session's answers: `turn.waiting` says for what
             except conversation.ExchangeError as exc:
                 turn.error = f"{error_title(exc)}: {exc}"
             except Exception as exc:  # the page must survive an unexpected backend error
@@ -344,11 +435,13 @@ def run_turn(prompt: str, produce: Produce) -> None:
                 st.caption(spend_line(turn.spend))
             status.update(
                 label=status_label(turn),
-                state="error" if turn.error else "complete",
+                state=status_state(turn),
                 expanded=False,
             )
+            if turn.waiting:
+                show_approvals(turn)
     finally:  # also on rerun/stop (BaseException): the prompt stays in the transcript
-        if turn.reply is None and turn.error is None:
+        if turn.reply is None and turn.error is None and not turn.waiting:
             turn.error = "Interrupted before the reply arrived."
         st.session_state.turns.append(turn)
 
@@ -442,12 +535,48 @@ def tracing() -> str | None:
     return conversation.configure_tracing()
 
 
+def answered_turn() -> tuple[Turn, dict[str, bool]] | None:
+    """The last turn and its answers, taken out of the transcript, once every call it waits
+    for is answered: its exchange is resumed (and the turn redrawn whole) with them."""
+    turns: list[Turn] = st.session_state.turns
+    answers: dict[str, bool] = st.session_state.answers
+    if not turns or not turns[-1].waiting:
+        return None
+    if any(shown.call_id not in answers for shown in turns[-1].waiting):
+        return None
+    waited = turns.pop()
+    return waited, {shown.call_id: answers.pop(shown.call_id) for shown in waited.waiting}
+
+
+def finish_left_exchanges(
+    settings: conversation.Settings, answered: tuple[Turn, dict[str, bool]] | None
+) -> bool:
+    """Finish, live, an exchange a dead process left (from the URL) or one that waited for
+    the approvals just answered; True if one ran."""
+    thread_id = st.session_state.thread_id
+    if pending := st.session_state.pop("pending", None):
+        run_turn(
+            pending.text, lambda turn, view: finish_interrupted(settings, thread_id, turn, view)
+        )
+        return True
+    if answered is not None:
+        waited, given = answered
+        run_turn(
+            waited.prompt,
+            lambda turn, view: finish_interrupted(settings, thread_id, turn, view, given),
+            waited.tool_calls,
+        )
+        return True
+    return False
+
+
 def main() -> None:
     st.set_page_config(page_title="Assistant chat", page_icon="💬")
     if problem := tracing():
         st.warning(problem)
     st.session_state.setdefault("turns", [])
     st.session_state.setdefault("thread_id", None)
+    st.session_state.setdefault("answers", {})
     try:
         settings = conversation.load_settings()
     except conversation.SettingsError as exc:
@@ -465,24 +594,28 @@ def main() -> None:
         st.warning(NO_ASSISTANT)
     else:
         ids.caption(ids_line(assistant_id))
+    answered = answered_turn()
     for turn in st.session_state.turns:
         show_turn(turn)
-    if pending := st.session_state.pop("pending", None):
-        thread_id = st.session_state.thread_id
-        run_turn(
-            pending.text, lambda turn, view: finish_interrupted(settings, thread_id, turn, view)
-        )
+    if finish_left_exchanges(settings, answered):
         header.header(title_of(st.session_state.turns), anchor=False)
         if assistant_id:
             ids.caption(ids_line(assistant_id))
+    waiting = any(turn.waiting for turn in st.session_state.turns)
     prompt = st.chat_input(
-        "Ask the assistant", submit_mode="disable", disabled=not assistant_id, key="prompt"
+        "Answer the approval above first" if waiting else "Ask the assistant",
+        submit_mode="disable",
+        disabled=not assistant_id or waiting,
+        key="prompt",
     )
     if prompt and prompt.strip() and assistant_id:
         st.session_state.assistant_id = assistant_id
         run_turn(prompt.strip(), lambda turn, view: exchange(settings, assistant_id, turn, view))
         header.header(title_of(st.session_state.turns), anchor=False)
         ids.caption(ids_line(assistant_id))
+        if st.session_state.turns[-1].waiting:  # drawn above the input: draw the page again,
+            sync_url()  # with the input disabled until the approval is answered
+            st.rerun()
     sync_url()
 
 

@@ -57,7 +57,13 @@ SNIPPET = 120
 GRID_HEADER_PX, GRID_ROW_PX, GRID_FRAME_PX = 40, 29, 4
 CHAR_PX, CELL_PADDING_PX, LONG_TEXT, LONG_MIN_PX = 6.8, 20, 24, 110
 SELECTIONS = ("selected_conversation", "selected_run", "selected_event")
-KIND_COLOURS = {"state": "#4c78a8", "tool call": "#f58518", "tool error": "#e45756"}
+KIND_COLOURS = {
+    "state": "#4c78a8",
+    "tool call": "#f58518",
+    "tool error": "#e45756",
+    "approval": "#54a24b",
+    "rejected": "#b279a2",
+}
 SETUP_STEPS = (
     "python db_setup.py              # create the database and its tables (safe to rerun)",
     "python terminal_chat.py         # then record a conversation in the terminal,",
@@ -321,7 +327,8 @@ EVENT_COLUMNS = {
 
 
 def timeline_chart(line: Timeline, origin: datetime) -> alt.Chart:
-    """State intervals and tool-call spans as bars, in ms since the user's message."""
+    """State intervals, tool-call spans and approval waits as bars, in ms since the user's
+    message."""
     import altair as alt  # here, not at the top: the first load draws no timeline
 
     end = max([s.end for s in line.states] + [line.ended_at or line.started_at])
@@ -338,6 +345,10 @@ def timeline_chart(line: Timeline, origin: datetime) -> alt.Chart:
             kind = "tool error" if call.is_error else "tool call"
             stop = call.end or call.submitted_at or start
             bars.append(bar(f"tool: {call.name}", kind, start, stop, call.call_id))
+    for wait in line.approvals:  # a person deciding: the deadline stood still meanwhile
+        kind = "rejected" if wait.approved is False else "approval"
+        note = f"{wait.call_id}: {wait.outcome or 'not answered'}"
+        bars.append(bar(f"approval: {wait.name}", kind, wait.start, wait.end or end, note))
     lanes = list(dict.fromkeys(b[0] for b in bars))
     colours = alt.Scale(domain=list(KIND_COLOURS), range=list(KIND_COLOURS.values()))
     chart: alt.Chart = (
@@ -537,7 +548,7 @@ def run_detail(url: str, run: RunRow, size: int) -> None:
             st.code(run.error_message, language=None, wrap_lines=True)
     line = timeline(url, run.id)
     origin = min([s.start for s in line.states] + [line.started_at])
-    st.caption("Timeline: states and tool calls")
+    st.caption("Timeline: states, tool calls and approvals")
     st.altair_chart(timeline_chart(line, origin), width="stretch")
     key = f"events-{run.id}-{size}"
     page = run_events(url, run.id, size, page_offset(f"page-{key}", size))

@@ -37,11 +37,13 @@ from typing import Any, Protocol
 
 import conversation
 from conversation import (
+    ApprovalRequested,
     MediatorEvent,
     MessageDelta,
     Spend,
     ToolExecuted,
     UsageReported,
+    call_summary,
     tool_call_line,
 )
 
@@ -79,6 +81,46 @@ class Reader(Protocol):
     async def read(self, prompt: str) -> str | None:
         """The next line without its newline, or None at end of input."""
         ...
+
+
+class Approver:
+    """Asks at the prompt about each tool call that waits for approval, one at a time.
+
+    Listeners must not block, so a request is queued here and asked by a task; the main loop
+    is waiting for the reply meanwhile, so the prompt is free (piped input answers too).
+    """
+
+    def __init__(self, user_proxy: conversation.UserProxy, reader: Reader) -> None:
+        self._user = user_proxy
+        self._reader = reader
+        self._queue: asyncio.Queue[ApprovalRequested] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, event: MediatorEvent) -> None:
+        if isinstance(event, ApprovalRequested):
+            self._queue.put_nowait(event)
+            if self._task is None or self._task.done():
+                self._task = asyncio.get_running_loop().create_task(self._ask_all())
+
+    async def _ask_all(self) -> None:
+        while not self._queue.empty():
+            event = self._queue.get_nowait()
+            answer = await self._reader.read(f"Approve {call_summary(event.call)}? [y/N] ")
+            yes = answer is not None and answer.strip().lower() in ("y", "yes")
+            try:
+                if yes:
+                    self._user.approve(event.call.id)
+                else:
+                    reason = "no answer (end of input)" if answer is None else None
+                    self._user.reject(event.call.id, reason)
+            except conversation.ApprovalNotPendingError:
+                print("(that request was already answered, or timed out)", flush=True)
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
 
 
 def history_path() -> Path:
@@ -285,9 +327,14 @@ class Session:
     named at start (while the user types), not after the first question.
     """
 
-    def __init__(self, warmup: Warmup | conversation.UserProxy, *, check: bool = False) -> None:
+    def __init__(
+        self, warmup: Warmup | conversation.UserProxy, reader: Reader, *, check: bool = False
+    ) -> None:
         self._pending = warmup
+        self._reader = reader
         self._check = check
+        self._approver: Approver | None = None
+        self._asking: Callable[[], None] | None = None
         self.transcript = Transcript()
         self.user: conversation.UserProxy | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -307,6 +354,8 @@ class Session:
         user = await pending.result() if isinstance(pending, Warmup) else pending
         topics = [ToolExecuted.topic, MessageDelta.topic, UsageReported.topic]
         self._unsubscribe = user.on_event(self.transcript, topics=topics).close
+        self._approver = Approver(user, self._reader)
+        self._asking = user.on_event(self._approver, topics=[ApprovalRequested.topic]).close
         self.user = user
         if self._check:
             await user.check_assistant()
@@ -329,8 +378,12 @@ class Session:
         if self._readying is not None and not self._readying.done():
             self._readying.cancel()
             await asyncio.gather(self._readying, return_exceptions=True)
+        if self._asking is not None:
+            self._asking()
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._approver is not None:
+            await self._approver.aclose()
         if self.user is not None:
             await self.user.aclose()
 
@@ -338,17 +391,19 @@ class Session:
 async def chat(assistant_id: str | None = None, resume: str | None = None) -> int:
     # Settings are read here, so that a bad one is reported before the prompt.
     settings = conversation.load_settings()
-    if resume is not None:
-        session = Session(conversation.resume_conversation(resume, assistant_id))
-    else:
-        session = Session(Warmup(settings, assistant_id), check=True)
-    show_usage = settings.show_usage
     reader = make_reader()
+    if resume is not None:
+        session = Session(conversation.resume_conversation(resume, assistant_id), reader)
+    else:
+        session = Session(Warmup(settings, assistant_id), reader, check=True)
+    show_usage = settings.show_usage
     try:
         if resume is not None:
             user_proxy = await session.ready()
             if user_proxy.interrupted is not None:
                 print(f"(finishing the interrupted exchange)\nUser: {user_proxy.interrupted.text}")
+                for pending in user_proxy.pending_approvals:
+                    print(f"(it was waiting for your approval of {call_summary(pending.call)})")
                 await exchange(user_proxy, None, session.transcript, show_usage=show_usage)
         while True:
             user_input = await session.read(reader)

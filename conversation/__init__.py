@@ -23,15 +23,21 @@ from conversation.environment import expose_dotenv
 from conversation.settings import Settings, SettingsError, load_settings
 from conversation.tracing import configure_tracing
 from conversation.transcripts import interrupted_exchange, recorded_transcript
+from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.errors import (
+    ApprovalNotPendingError,
     ExchangeCancelledError,
     ExchangeError,
     ExchangeFailedError,
+    ExchangeSuspendedError,
     ExchangeTimeoutError,
     ToolkitError,
 )
 from mediator.events import (
     ActionRequired,
+    ApprovalGiven,
+    ApprovalRejected,
+    ApprovalRequested,
     ConversationBound,
     ExchangeCancelled,
     ExchangeFailed,
@@ -53,13 +59,25 @@ from persistence.errors import PersistenceError
 from proxies.errors import BackendError
 from proxies.policy import ExchangePolicy
 from proxies.user_proxy import ConversationBusyError, UserProxy
-from tools.formatting import ToolCallDetail, pretty_json, tool_call_detail, tool_call_line
+from tools.formatting import (
+    ToolCallDetail,
+    call_summary,
+    pretty_json,
+    tool_call_detail,
+    tool_call_line,
+)
 
 expose_dotenv()  # the seed's snippet reads os.environ["ASSISTANT_ID"] kept in .env
 
 __all__ = [
     "DEMO_ASSISTANT_ID",
     "ActionRequired",
+    "ApprovalDecision",
+    "ApprovalGiven",
+    "ApprovalNotPendingError",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "ApprovalRequested",
     "BackendError",
     "ConversationBound",
     "ConversationBusyError",
@@ -68,6 +86,7 @@ __all__ = [
     "ExchangeError",
     "ExchangeFailed",
     "ExchangeFailedError",
+    "ExchangeSuspendedError",
     "ExchangePolicy",
     "ExchangeTimeoutError",
     "MediatorEvent",
@@ -90,6 +109,7 @@ __all__ = [
     "Usage",
     "UsageReported",
     "UserProxy",
+    "call_summary",
     "interrupted_exchange",
     "configure_tracing",
     "format_usd",

@@ -52,6 +52,7 @@ class Settings(ToolSettings, PersistenceSettings, UsageSettings):
     exchange_deadline_s: float = Field(default=300.0, gt=0, alias="EXCHANGE_DEADLINE_S")
     # What the stateless backends replay at most per request (their context budget).
     max_context_tokens: int = Field(default=16_000, ge=256, alias="MAX_CONTEXT_TOKENS")
+    approval_timeout_s: float = Field(default=300.0, gt=0, alias="APPROVAL_TIMEOUT_S")
 
     @field_validator(
         "openai_api_key", "openai_base_url", "assistant_id", "assistant_backend", mode="before"

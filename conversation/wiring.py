@@ -85,7 +85,9 @@ def wire(
 ) -> UserProxy:
     """Build one conversation: its Mediator, User Proxy and Assistant Proxy."""
     policy = policy or ExchangePolicy(
-        deadline_s=settings.exchange_deadline_s, tool_timeout_s=settings.tool_timeout_s
+        deadline_s=settings.exchange_deadline_s,
+        tool_timeout_s=settings.tool_timeout_s,
+        approval_timeout_s=settings.approval_timeout_s,
     )
     mediator = create_mediator(mediator_type or settings.mediator_type, conversation_id=thread_id)
     stream = (delivery or settings.delivery) == "stream"
@@ -98,6 +100,7 @@ def wire(
         registry or demo_registry(quote_source=settings.quotes),
         policy=policy,
         journal=journal,
+        approve_tools=settings.approve_tools,
     )
     assistant = AssistantProxy(
         backend or make_backend(settings),

@@ -7,13 +7,16 @@ state change and every remote call, through pypubsub (`mediator.bus`).
 
 from __future__ import annotations
 
+from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.base import Mediator
 from mediator.basic import MediatorBasic
 from mediator.bus import Listener, Subscription, define_topics, publish, subscribe
 from mediator.errors import (
+    ApprovalNotPendingError,
     ExchangeCancelledError,
     ExchangeError,
     ExchangeFailedError,
+    ExchangeSuspendedError,
     ExchangeTimeoutError,
     InvalidTransitionError,
     MediatorError,
@@ -23,6 +26,9 @@ from mediator.events import (
     ALL_TOPICS,
     EVENT_TYPES,
     ActionRequired,
+    ApprovalGiven,
+    ApprovalRejected,
+    ApprovalRequested,
     ConversationBound,
     ExchangeCancelled,
     ExchangeFailed,
@@ -39,7 +45,12 @@ from mediator.events import (
     UsageReported,
 )
 from mediator.factory import MEDIATOR_KINDS, MediatorKind, create_mediator, mediator_factory
-from mediator.participants import AssistantSide, UserSide
+from mediator.participants import (
+    ApprovingUserSide,
+    AssistantSide,
+    SuspendableAssistantSide,
+    UserSide,
+)
 from mediator.script import (
     DOTTED,
     SCRIPT,
@@ -63,6 +74,13 @@ __all__ = [
     "TERMINAL_STATES",
     "ToolkitError",
     "ActionRequired",
+    "ApprovalDecision",
+    "ApprovalGiven",
+    "ApprovalNotPendingError",
+    "ApprovalRejected",
+    "ApprovalRequest",
+    "ApprovalRequested",
+    "ApprovingUserSide",
     "AssistantSide",
     "ConversationBound",
     "ExchangeCancelled",
@@ -70,6 +88,7 @@ __all__ = [
     "ExchangeError",
     "ExchangeFailed",
     "ExchangeFailedError",
+    "ExchangeSuspendedError",
     "ExchangeTimeoutError",
     "InvalidTransitionError",
     "Listener",
@@ -82,6 +101,7 @@ __all__ = [
     "MessageDelta",
     "MessageRetrieved",
     "MessageSent",
+    "SuspendableAssistantSide",
     "Reconciled",
     "RunStarted",
     "RunStatusChecked",

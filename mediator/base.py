@@ -14,7 +14,12 @@ Each trigger method does, in this order:
 5. call the other participant, if the trigger routes something.
 
 ``action_required`` runs steps 2-4 for ``action_required``, awaits the user side's tools, then
-runs them again for ``tools_executed`` (`ToolExecuted` once per call, in call order).
+runs them again for ``tools_executed`` (`ToolExecuted` once per call, in call order). When some
+calls need a person's approval, the others start at once, ``approval_requested`` moves to
+``awaiting_approval`` (`ApprovalRequested` per call) and the exchange deadline stops until
+every answer is in (`approve` / `reject`, each published as `ApprovalGiven` /
+`ApprovalRejected`) or the approval timeout rejects the rest; the approved calls then run and
+``approved``, ``rejected`` or ``partially_approved`` moves on to ``tools_executed``.
 
 The Assistant Proxy calls ``heartbeat(status)`` once per poll that finds the run still active
 (``queued``, ``in_progress``); every other poll outcome maps to its own trigger, whose event
@@ -26,13 +31,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any, ClassVar, Final
 
 from mediator import bus
-from mediator.errors import ExchangeCancelledError, ExchangeError, MediatorError
+from mediator.approvals import ApprovalDecision, ApprovalRequest, PendingApprovals
+from mediator.approving import ApprovalSteps, executed_trigger
+from mediator.errors import (
+    ExchangeCancelledError,
+    ExchangeError,
+    MediatorError,
+)
 from mediator.events import (
     ActionRequired,
     ConversationBound,
@@ -50,7 +61,7 @@ from mediator.events import (
     ToolOutputsSubmitted,
     UsageReported,
 )
-from mediator.participants import AssistantSide, UserSide
+from mediator.participants import ApprovingUserSide, AssistantSide, UserSide
 from mediator.script import State, Trigger
 from mediator.usage import Usage
 from tools.types import ToolCall, ToolResult
@@ -91,7 +102,7 @@ def _pair(
     return tuple((call, by_id[call.id]) for call in calls)
 
 
-class Mediator(ABC):
+class Mediator(ApprovalSteps):
     """Goes between the User Proxy and the Assistant Proxy, following the interaction script.
 
     Subclasses implement `state` and `_apply`. Not thread-safe: drive one mediator from one
@@ -112,6 +123,8 @@ class Mediator(ABC):
         self._user: UserSide | None = None
         self._assistant: AssistantSide | None = None
         self._publishing = False
+        self._approvals = PendingApprovals()
+        self._running_free = None
 
     # -- what subclasses provide ------------------------------------------------------------
 
@@ -309,8 +322,9 @@ class Mediator(ABC):
 
     async def action_required(self, calls: Sequence[ToolCall]) -> tuple[ToolResult, ...]:
         """The assistant wants `calls` run: -> requires_action, `ActionRequired`; the user side
-        executes them; -> tools_executed, `ToolExecuted` per call. Returns the results in call
-        order. An exception from `execute_tools` propagates (the state stays requires_action).
+        executes them (asking a person first for those that need it, see the module docstring);
+        -> tools_executed, `ToolExecuted` per call. Returns the results in call order. An
+        exception from the user side propagates (the state stays where it was).
         """
         user = self._require_user()
         calls = tuple(calls)
@@ -321,20 +335,33 @@ class Mediator(ABC):
                 tool_calls=calls,
             )
         )
-        results = await user.execute_tools(calls)
-        return self.tools_executed(calls, results)
+        requests: tuple[ApprovalRequest, ...] = ()
+        if isinstance(user, ApprovingUserSide):
+            requests = tuple(await user.approvals_needed(calls))
+        if not requests:
+            results = await user.execute_tools(calls)
+            return self.tools_executed(calls, results)
+        assert isinstance(user, ApprovingUserSide)  # only such a user side asks
+        results, decisions = await self._run_approved(user, calls, requests)
+        return self.tools_executed(calls, results, decisions=decisions.values())
 
     def tools_executed(
-        self, calls: Sequence[ToolCall], results: Sequence[ToolResult]
+        self,
+        calls: Sequence[ToolCall],
+        results: Sequence[ToolResult],
+        *,
+        decisions: Iterable[ApprovalDecision] | None = None,
     ) -> tuple[ToolResult, ...]:
         """Record executed calls: -> tools_executed, one `ToolExecuted` per call.
 
+        With `decisions` (the answers of a round of approval) the trigger says how it went:
+        ``approved`` (every call), ``rejected`` (none) or ``partially_approved``.
         `action_required` calls this; call it directly only to replay tools executed earlier
         (resuming). Raises `ValueError`, state unchanged, unless there is exactly one result per
         call. Returns the results in call order.
         """
         paired = _pair(calls, results)
-        self._fire(Trigger.TOOLS_EXECUTED)
+        self._fire(executed_trigger(decisions))
         for call, result in paired:
             self._publish(
                 ToolExecuted(

@@ -7,10 +7,12 @@
     ├── persistence.PersistenceError  the database could not be used (tree there)
     └── MediatorError               anything this package raises on purpose
     ├── InvalidTransitionError      the script forbids `trigger` in `state` (MediatorStateMachine)
+    ├── ApprovalNotPendingError     approve/reject named a call that waits for no decision
     └── ExchangeError               an exchange ended without a reply (raised on the user side)
         ├── ExchangeFailedError     run failed / expired / incomplete, or an unrecoverable API error
         ├── ExchangeTimeoutError    the exchange's deadline passed
-        └── ExchangeCancelledError  the exchange was cancelled
+        ├── ExchangeCancelledError  the exchange was cancelled
+        └── ExchangeSuspendedError  the exchange waits for approval and was left for later
 
 Other misuse of a mediator (routing before `attach`, rebinding a conversation to another id)
 raises a plain `MediatorError`.
@@ -22,9 +24,11 @@ from mediator.script import State, Trigger, allowed_triggers
 
 __all__ = [
     "ToolkitError",
+    "ApprovalNotPendingError",
     "ExchangeCancelledError",
     "ExchangeError",
     "ExchangeFailedError",
+    "ExchangeSuspendedError",
     "ExchangeTimeoutError",
     "InvalidTransitionError",
     "MediatorError",
@@ -37,6 +41,10 @@ class ToolkitError(Exception):
 
 class MediatorError(ToolkitError):
     """Base class of every error the mediator package raises."""
+
+
+class ApprovalNotPendingError(MediatorError, LookupError):
+    """`approve` or `reject` named a tool call that is not waiting for a decision."""
 
 
 class InvalidTransitionError(MediatorError):
@@ -98,3 +106,8 @@ class ExchangeTimeoutError(ExchangeError):
 
 class ExchangeCancelledError(ExchangeError):
     """The exchange was cancelled (by the user, by shutdown, or remotely)."""
+
+
+class ExchangeSuspendedError(ExchangeError):
+    """The exchange waits for a person's approval and was left for later (`suspend`): it has
+    not ended; `conversation.resume_conversation` picks it up, and the answers continue it."""

@@ -26,6 +26,9 @@ __all__ = [
     "ALL_TOPICS",
     "EVENT_TYPES",
     "ActionRequired",
+    "ApprovalGiven",
+    "ApprovalRejected",
+    "ApprovalRequested",
     "ConversationBound",
     "ExchangeCancelled",
     "ExchangeFailed",
@@ -166,6 +169,52 @@ class ActionRequired(MediatorEvent):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ApprovalRequested(MediatorEvent):
+    """A person is asked whether `call` may run (its `arguments` as the model sent them);
+    `why` says what asked for approval (the tool's rule, or ``APPROVE_TOOLS``)."""
+
+    topic: ClassVar[str] = "requestedApproval"
+    call: ToolCall
+    why: str
+
+    @property
+    def arguments(self) -> str:
+        return self.call.arguments
+
+    def __str__(self) -> str:
+        return f"Approval: {call_summary(self.call)}? ({shorten(self.why, TEXT_LIMIT)})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApprovalGiven(MediatorEvent):
+    """`who` approved `call` (at `at`), with an optional `reason`; it runs next."""
+
+    topic: ClassVar[str] = "gaveApproval"
+    call: ToolCall
+    who: str
+    reason: str | None = None
+
+    def __str__(self) -> str:
+        why = f": {shorten(self.reason, TEXT_LIMIT)}" if self.reason else ""
+        return f"Approval: {self.who} approved {call_summary(self.call)}{why}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApprovalRejected(MediatorEvent):
+    """`who` rejected `call` (at `at`), with an optional `reason`; it will not run, and the
+    model is told the user declined."""
+
+    topic: ClassVar[str] = "rejectedApproval"
+    call: ToolCall
+    who: str
+    reason: str | None = None
+
+    def __str__(self) -> str:
+        why = f": {shorten(self.reason, TEXT_LIMIT)}" if self.reason else ""
+        return f"Approval: {self.who} rejected {call_summary(self.call)}{why}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ToolExecuted(MediatorEvent):
     """One function call was executed locally (published once per call)."""
 
@@ -280,6 +329,9 @@ EVENT_TYPES: Final[tuple[type[MediatorEvent], ...]] = (
     RunStarted,
     RunStatusChecked,
     ActionRequired,
+    ApprovalRequested,
+    ApprovalGiven,
+    ApprovalRejected,
     ToolExecuted,
     ToolOutputsSubmitted,
     MessageRetrieved,

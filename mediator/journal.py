@@ -2,6 +2,8 @@
 
 Written durably, in order, before the next side effect (DESIGN.md section 9):
 - the exchange began (its conversation, assistant and the user's message);
+- a tool call waits for a person's approval (why), and what they answered: a call approved
+  and not yet started is not asked about again, a pending one is shown after a restart;
 - a tool call is about to run (call id, name, arguments): written *before* the tool runs;
 - a tool call finished (its output): written before the output is sent anywhere;
 - the exchange ended (completed with its reply, failed, cancelled).
@@ -21,9 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Protocol
 
+from mediator.approvals import ApprovalDecision, ApprovalRequest
 from tools.types import ToolCall, ToolResult
 
-__all__ = ["Journal", "JournalCall", "JournalExchange", "MemoryJournal"]
+__all__ = ["Journal", "JournalApproval", "JournalCall", "JournalExchange", "MemoryJournal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,23 @@ class JournalCall:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalApproval:
+    """A call that waited for approval: `approved` None means nobody has answered yet."""
+
+    call_id: str
+    name: str
+    arguments: str
+    why: str
+    approved: bool | None = None
+    who: str | None = None
+    reason: str | None = None
+
+    @property
+    def call(self) -> ToolCall:
+        return ToolCall(self.call_id, self.name, self.arguments)
+
+
+@dataclass(frozen=True, slots=True)
 class JournalExchange:
     """One exchange as the journal knows it; `ended` None means it never finished."""
 
@@ -49,9 +69,19 @@ class JournalExchange:
     ended: str | None = None
     reply: str | None = None
     calls: tuple[JournalCall, ...] = ()
+    approvals: tuple[JournalApproval, ...] = ()
 
     def call(self, call_id: str) -> JournalCall | None:
         return next((c for c in self.calls if c.call_id == call_id), None)
+
+    def approval(self, call_id: str) -> JournalApproval | None:
+        return next((a for a in self.approvals if a.call_id == call_id), None)
+
+    @property
+    def pending_approvals(self) -> tuple[JournalApproval, ...]:
+        """Calls still waiting for a person when the journal was last written."""
+        started = {c.call_id for c in self.calls}
+        return tuple(a for a in self.approvals if a.approved is None and a.call_id not in started)
 
 
 class Journal(Protocol):
@@ -59,6 +89,14 @@ class Journal(Protocol):
 
     def exchange_started(
         self, conversation_id: str, exchange_id: str, assistant_id: str, text: str
+    ) -> None: ...
+
+    def approvals_requested(
+        self, exchange_id: str, requests: Sequence[ApprovalRequest]
+    ) -> None: ...
+
+    def approvals_decided(
+        self, exchange_id: str, decisions: Sequence[ApprovalDecision]
     ) -> None: ...
 
     def calls_started(self, exchange_id: str, calls: Sequence[ToolCall]) -> None: ...
@@ -101,12 +139,38 @@ class MemoryJournal:
                 )
                 self._order.append(exchange_id)
 
+    def _known(self, exchange_id: str) -> JournalExchange:
+        known = self._exchanges.get(exchange_id)
+        if known is None:  # tools run for an exchange begun elsewhere (a bare proxy pair)
+            known = self._exchanges[exchange_id] = JournalExchange(exchange_id, "", "", "")
+            self._order.append(exchange_id)
+        return known
+
+    def approvals_requested(self, exchange_id: str, requests: Sequence[ApprovalRequest]) -> None:
+        with self._lock:
+            known = self._known(exchange_id)
+            added = tuple(
+                JournalApproval(r.call.id, r.call.name, r.call.arguments, r.why)
+                for r in requests
+                if known.approval(r.call.id) is None
+            )
+            self._exchanges[exchange_id] = replace(known, approvals=known.approvals + added)
+
+    def approvals_decided(self, exchange_id: str, decisions: Sequence[ApprovalDecision]) -> None:
+        by_id = {d.call_id: d for d in decisions}
+        with self._lock:
+            known = self._known(exchange_id)
+            approvals = tuple(
+                replace(a, approved=d.approved, who=d.who, reason=d.reason)
+                if (d := by_id.get(a.call_id)) is not None
+                else a
+                for a in known.approvals
+            )
+            self._exchanges[exchange_id] = replace(known, approvals=approvals)
+
     def calls_started(self, exchange_id: str, calls: Sequence[ToolCall]) -> None:
         with self._lock:
-            known = self._exchanges.get(exchange_id)
-            if known is None:  # tools run for an exchange begun elsewhere (a bare proxy pair)
-                known = self._exchanges[exchange_id] = JournalExchange(exchange_id, "", "", "")
-                self._order.append(exchange_id)
+            known = self._known(exchange_id)
             added = tuple(
                 JournalCall(c.id, c.name, c.arguments) for c in calls if known.call(c.id) is None
             )

@@ -7,24 +7,32 @@ fits (structural typing); no base class is needed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.errors import ExchangeError
 from tools.types import ToolCall, ToolResult
 
-__all__ = ["AssistantSide", "UserSide"]
+__all__ = ["ApprovingUserSide", "AssistantSide", "SuspendableAssistantSide", "UserSide"]
 
 
 @runtime_checkable
 class UserSide(Protocol):
     """What the mediator needs from the User Proxy."""
 
-    async def execute_tools(self, calls: Sequence[ToolCall]) -> Sequence[ToolResult]:
+    async def execute_tools(
+        self,
+        calls: Sequence[ToolCall],
+        decisions: Mapping[str, ApprovalDecision] | None = None,
+    ) -> Sequence[ToolResult]:
         """Run the requested function calls and return one result per call.
 
-        A tool failure belongs in its `ToolResult` (``is_error``); an exception raised here
-        propagates unchanged to whoever fired `action_required` (the Assistant Proxy).
+        With `decisions` (the answers for calls that needed approval), a rejected call is not
+        run: its result tells the model the user declined. A tool failure belongs in its
+        `ToolResult` (``is_error``); an exception raised here propagates unchanged to whoever
+        fired `action_required` (the Assistant Proxy).
         """
         ...
 
@@ -34,6 +42,24 @@ class UserSide(Protocol):
 
     def deliver_error(self, error: ExchangeError) -> None:
         """Report that the exchange ended without a reply. Must not block."""
+        ...
+
+
+@runtime_checkable
+class ApprovingUserSide(UserSide, Protocol):
+    """A user side that can hold tool calls for a person's approval (the `UserProxy`).
+
+    A user side without these members never asks: every call runs at once.
+    """
+
+    @property
+    def approval_timeout_s(self) -> float:
+        """How long a person may take to decide before the calls are rejected."""
+        ...
+
+    async def approvals_needed(self, calls: Sequence[ToolCall]) -> Sequence[ApprovalRequest]:
+        """The calls among `calls` that must wait for a person, each with why (none: all run
+        at once). The request is durable (journaled) when this returns."""
         ...
 
 
@@ -72,4 +98,21 @@ class AssistantSide(Protocol):
 
     async def list_run_steps(self) -> Sequence[object]:
         """The last run's steps, as the remote API describes them."""
+        ...
+
+
+@runtime_checkable
+class SuspendableAssistantSide(AssistantSide, Protocol):
+    """An assistant side whose exchange can wait for a person (the `AssistantProxy`): its
+    deadline stands still meanwhile, and it can be left for later. Without these, the
+    deadline simply runs on and `Mediator.suspend` is refused."""
+
+    def deadline_paused(self) -> AbstractContextManager[None]:
+        """Within the block the exchange deadline does not run (a person is deciding)."""
+        ...
+
+    async def detach(self) -> None:
+        """Stop following the running exchange without ending it: nothing is cancelled
+        remotely or journaled as ended, so `resume_exchange` (here or in another process)
+        picks it up where it stands."""
         ...

@@ -12,6 +12,12 @@ dies before a run exists (the thread cannot be created, the deadline passes whil
 thread lock), `failed` from `ready` covers a run that cannot be started (API error, thread locked,
 retries exhausted); `cancelled` from either is the user giving up before the run began.
 
+Approval sits between `requires_action` and `tools_executed`: when a requested call needs a
+person's consent, ``approval_requested`` moves to `awaiting_approval` (the exchange deadline
+stops there); once every such call is decided and the calls allowed to run have run, one of
+``approved`` (all of them), ``rejected`` (none) or ``partially_approved`` (some, for parallel
+calls) moves on to `tools_executed`. Calls that need no approval skip the state altogether.
+
 Each trigger has exactly one destination (checked at import by `_check_script`), which is what
 lets `MediatorBasic` accept any trigger in any state.
 """
@@ -32,6 +38,7 @@ class State(StrEnum):
     STARTED = "started"
     RUNNING = "running"
     REQUIRES_ACTION = "requires_action"
+    AWAITING_APPROVAL = "awaiting_approval"
     TOOLS_EXECUTED = "tools_executed"
     TOOL_OUTPUTS_SUBMITTED = "tool_outputs_submitted"
     COMPLETED = "completed"
@@ -46,6 +53,10 @@ class Trigger(StrEnum):
     STARTED = "started"
     HEARTBEAT = "heartbeat"
     ACTION_REQUIRED = "action_required"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PARTIALLY_APPROVED = "partially_approved"
     TOOLS_EXECUTED = "tools_executed"
     TOOL_OUTPUTS_SUBMITTED = "tool_outputs_submitted"
     ASSISTANT_MESSAGE_RETRIEVED = "assistant_message_retrieved"
@@ -72,11 +83,19 @@ _POLLED: Final[frozenset[State]] = frozenset(
     {State.STARTED, State.RUNNING, State.TOOL_OUTPUTS_SUBMITTED}
 )
 
+_DECIDING: Final[frozenset[State]] = frozenset({State.AWAITING_APPROVAL})
+
 SCRIPT: Final[tuple[Transition, ...]] = (
     Transition(Trigger.SET_USER_MESSAGE, TERMINAL_STATES | {State.NEW}, State.READY),
     Transition(Trigger.STARTED, frozenset({State.READY}), State.STARTED),
     Transition(Trigger.HEARTBEAT, _POLLED, State.RUNNING),
     Transition(Trigger.ACTION_REQUIRED, _POLLED, State.REQUIRES_ACTION),
+    Transition(
+        Trigger.APPROVAL_REQUESTED, frozenset({State.REQUIRES_ACTION}), State.AWAITING_APPROVAL
+    ),
+    Transition(Trigger.APPROVED, _DECIDING, State.TOOLS_EXECUTED),
+    Transition(Trigger.REJECTED, _DECIDING, State.TOOLS_EXECUTED),
+    Transition(Trigger.PARTIALLY_APPROVED, _DECIDING, State.TOOLS_EXECUTED),
     Transition(Trigger.TOOLS_EXECUTED, frozenset({State.REQUIRES_ACTION}), State.TOOLS_EXECUTED),
     Transition(
         Trigger.TOOL_OUTPUTS_SUBMITTED,

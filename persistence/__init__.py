@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     )
     from persistence.history_rows import (
         MAX_LIMIT,
+        ApprovalSpan,
         AssistantRow,
         ConversationRow,
         MessageRow,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "MAX_LIMIT",
+    "ApprovalSpan",
     "AssistantRecord",
     "AssistantRow",
     "AssistantStore",
@@ -121,6 +123,7 @@ __all__ = [
 _HOMES: dict[str, str] = {
     "DEFAULT_DATABASE_URL": "persistence.settings",
     "MAX_LIMIT": "persistence.history_rows",
+    "ApprovalSpan": "persistence.history_rows",
     "AssistantRecord": "persistence.records",
     "AssistantRow": "persistence.history_rows",
     "AssistantStore": "persistence.assistants",

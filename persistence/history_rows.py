@@ -158,8 +158,21 @@ class ToolSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalSpan:
+    """A tool call waiting for a person from `start` to `end` (None: never answered);
+    `outcome` is ``approved by WHO``, ``rejected by WHO: reason`` or None."""
+
+    call_id: str
+    name: str
+    start: datetime
+    end: datetime | None
+    approved: bool | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
-    """A run's state intervals and tool-call spans, for a chart."""
+    """A run's state intervals, tool-call spans and approval waits, for a chart."""
 
     run_id: str
     status: str
@@ -167,6 +180,7 @@ class Timeline:
     ended_at: datetime | None
     states: tuple[StateSpan, ...]
     tool_calls: tuple[ToolSpan, ...]
+    approvals: tuple[ApprovalSpan, ...] = ()
 
 
 def check_page(limit: int, offset: int) -> None:

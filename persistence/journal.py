@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from mediator.journal import JournalCall, JournalExchange
+from mediator.approvals import ApprovalDecision, ApprovalRequest
+from mediator.journal import JournalApproval, JournalCall, JournalExchange
 from persistence.engine import SQLITE_BEGIN_OPTION, is_sqlite
 from persistence.models import JournalEntry
 from persistence.records import clean_text
@@ -69,6 +70,37 @@ class DatabaseJournal:
         self._remember(exchange_id, conversation_id)
         self._write(
             [self._row(exchange_id, "exchange", text=clean_text(text), detail=assistant_id[:128])]
+        )
+
+    def approvals_requested(self, exchange_id: str, requests: Sequence[ApprovalRequest]) -> None:
+        self._write(
+            [
+                self._row(
+                    exchange_id,
+                    "approval_asked",
+                    call_id=request.call.id,
+                    name=request.call.name[:256],
+                    text=clean_text(request.call.arguments),
+                    detail=clean_text(request.why)[:128],
+                )
+                for request in requests
+            ]
+        )
+
+    def approvals_decided(self, exchange_id: str, decisions: Sequence[ApprovalDecision]) -> None:
+        # `is_error` marks a rejection; `name` says who answered, `text` why.
+        self._write(
+            [
+                self._row(
+                    exchange_id,
+                    "approval_answer",
+                    call_id=decision.call_id,
+                    name=clean_text(decision.who)[:256],
+                    is_error=not decision.approved,
+                    text=clean_text(decision.reason) if decision.reason is not None else None,
+                )
+                for decision in decisions
+            ]
         )
 
     def calls_started(self, exchange_id: str, calls: Sequence[ToolCall]) -> None:
@@ -175,7 +207,11 @@ class DatabaseJournal:
 def _fold(rows: Sequence[Any]) -> JournalExchange | None:
     exchange: JournalExchange | None = None
     calls: dict[str, JournalCall] = {}
+    approvals: dict[str, JournalApproval] = {}
     for row in rows:
+        if row.kind.startswith("approval_"):
+            _fold_approval(approvals, row)
+            continue
         if row.kind == "exchange" and exchange is None:
             exchange = JournalExchange(
                 row.exchange_id, row.conversation_id, row.detail or "", row.text or ""
@@ -193,4 +229,15 @@ def _fold(rows: Sequence[Any]) -> JournalExchange | None:
             exchange = replace(exchange, ended=row.detail, reply=row.text)
     if exchange is None:
         return None
-    return replace(exchange, calls=tuple(calls.values()))
+    return replace(exchange, calls=tuple(calls.values()), approvals=tuple(approvals.values()))
+
+
+def _fold_approval(approvals: dict[str, JournalApproval], row: Any) -> None:
+    if row.kind == "approval_asked" and row.call_id not in approvals:
+        approvals[row.call_id] = JournalApproval(
+            row.call_id, row.name or "", row.text or "", row.detail or ""
+        )
+    elif row.kind == "approval_answer" and row.call_id in approvals:
+        approvals[row.call_id] = replace(
+            approvals[row.call_id], approved=not row.is_error, who=row.name, reason=row.text
+        )

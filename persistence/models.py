@@ -246,8 +246,10 @@ class JournalEntry(Base):
 
     `kind` is ``exchange`` (text: the user's message, detail: the assistant id),
     ``call_started`` (call id, name, text: the arguments), ``call_finished`` (call id, text:
-    the output, is_error, detail: the error type) or ``ended`` (detail: the outcome, text: the
-    reply). No foreign keys: the journal is written before the events that make those rows.
+    the output, is_error, detail: the error type), ``approval_asked`` (call id, name, text: the
+    arguments, detail: why), ``approval_answer`` (call id, name: who, is_error: rejected, text:
+    the reason) or ``ended`` (detail: the outcome, text: the reply). No foreign keys: the
+    journal is written before the events that make those rows.
     """
 
     __tablename__ = "journal"

@@ -8,20 +8,23 @@ assistant and backend a conversation uses: events do not carry them) and `Assist
 
 Mapping onto the ``run_events`` columns (the seed's ``run_details``):
 
-=====================  =========================  ==============================  ===========
-event                  input                      output                          tool_name
-=====================  =========================  ==============================  ===========
+=====================  =========================  ================================  ===========
+event                  input                      output                            tool_name
+=====================  =========================  ================================  ===========
 MessageSent            the user's text
-ActionRequired         JSON list of the calls                                     the names
-ToolExecuted           the call's arguments       the tool's output               the name
-ToolOutputsSubmitted   JSON list of call ids      JSON list of the outputs        the names
+ActionRequired         JSON list of the calls                                       the names
+ApprovalRequested      the call's arguments       why it needs approval             the name
+ApprovalGiven          the call's arguments       approved by WHO[: reason]         the name
+ApprovalRejected       the call's arguments       rejected by WHO[: reason]         the name
+ToolExecuted           the call's arguments       the tool's output                 the name
+ToolOutputsSubmitted   JSON list of call ids      JSON list of the outputs          the names
 RunStatusChecked                                  the remote status
 MessageRetrieved                                  the reply's text
 MessageDelta                                      the piece of text
 UsageReported                                     the tokens and cost, as text
 ExchangeFailed                                    the error (``code``: its code)
 ExchangeCancelled                                 the reason
-=====================  =========================  ==============================  ===========
+=====================  =========================  ================================  ===========
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from typing import Any, Final, TypeAlias
 
 from mediator.events import (
     ActionRequired,
+    ApprovalGiven,
+    ApprovalRejected,
+    ApprovalRequested,
     ExchangeCancelled,
     ExchangeFailed,
     MediatorEvent,
@@ -193,6 +199,21 @@ def _executed(event: ToolExecuted) -> dict[str, Any]:
     }
 
 
+def _approval(event: ApprovalRequested | ApprovalGiven | ApprovalRejected) -> dict[str, Any]:
+    call = event.call
+    if isinstance(event, ApprovalRequested):
+        output = event.why
+    else:
+        verdict = "approved" if isinstance(event, ApprovalGiven) else "rejected"
+        output = f"{verdict} by {event.who}" + (f": {event.reason}" if event.reason else "")
+    return {
+        "tool_name": _short(call.name, NAME_LIMIT),
+        "call_id": call.id,
+        "input": clean_text(call.arguments),
+        "output": clean_text(output),
+    }
+
+
 def _submitted(event: ToolOutputsSubmitted) -> dict[str, Any]:
     calls = tuple(
         CallRecord(r.call_id, _short(r.name, NAME_LIMIT) or "", output=clean_text(r.output))
@@ -226,6 +247,9 @@ _DETAILS: Final[dict[type[MediatorEvent], Callable[[Any], dict[str, Any]]]] = {
     MessageDelta: lambda e: {"output": clean_text(e.delta)},
     RunStatusChecked: lambda e: {"output": clean_text(e.status)},
     ActionRequired: _requested,
+    ApprovalRequested: _approval,
+    ApprovalGiven: _approval,
+    ApprovalRejected: _approval,
     ToolExecuted: _executed,
     ToolOutputsSubmitted: _submitted,
     UsageReported: _usage,

@@ -4,11 +4,13 @@ State intervals come from the run's ``StateChanged`` events in order (the ``read
 run started included): each state lasts until the next change; the last one ends when the run
 ended (a zero-length span for the final state), or at the latest event if it is still going.
 Tool spans come from the tool calls table: requested -> executed, plus when they were
-submitted.
+submitted. Approval spans come from the approval events: requested -> approved or rejected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from persistence.errors import RunNotFoundError
-from persistence.history_rows import StateSpan, Timeline, ToolSpan
+from persistence.history_rows import ApprovalSpan, StateSpan, Timeline, ToolSpan
 from persistence.models import Run, RunEvent, ToolCallRow
 
 __all__ = ["run_timeline", "state_spans"]
@@ -82,6 +84,15 @@ def run_timeline(session: Session, run_id: str) -> Timeline:
         .order_by(ToolCallRow.requested_at, ToolCallRow.executed_at, ToolCallRow.call_id)
     ).all()
     spans = tuple(_tool_span(call) for call in calls)
+    approvals = _approval_spans(
+        session.execute(
+            select(
+                RunEvent.type, RunEvent.call_id, RunEvent.tool_name, RunEvent.output, RunEvent.at
+            )
+            .where(RunEvent.run_id == run_id, RunEvent.type.in_(_APPROVAL_TYPES))
+            .order_by(RunEvent.seq, RunEvent.id)
+        ).all()
+    )
     return Timeline(
         run_id=run.id,
         status=run.status,
@@ -89,4 +100,20 @@ def run_timeline(session: Session, run_id: str) -> Timeline:
         ended_at=run.ended_at,
         states=state_spans(changes, end),
         tool_calls=spans,
+        approvals=approvals,
     )
+
+
+_APPROVAL_TYPES = ("ApprovalRequested", "ApprovalGiven", "ApprovalRejected")
+
+
+def _approval_spans(rows: Sequence[Any]) -> tuple[ApprovalSpan, ...]:
+    """One span per call asked about, from its request to its answer (in event order)."""
+    spans: dict[str, ApprovalSpan] = {}
+    for kind, call_id, name, output, at in rows:
+        if kind == "ApprovalRequested":
+            spans[call_id] = ApprovalSpan(call_id, name or "", at, None, None, None)
+        elif call_id in spans and spans[call_id].end is None:
+            approved = kind == "ApprovalGiven"
+            spans[call_id] = replace(spans[call_id], end=at, approved=approved, outcome=output)
+    return tuple(spans.values())

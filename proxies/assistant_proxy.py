@@ -19,8 +19,9 @@ It never loses track of what exists remotely (DESIGN.md section 9):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from mediator.errors import (
@@ -99,6 +100,8 @@ class AssistantProxy:
         self._run_id: str | None = None
         self._exchange_id: str | None = None
         self._last_status: RunStatus | None = None  # the run's, as last seen
+        self._deadline: asyncio.Timeout | None = None  # the running exchange's
+        self._detaching = False
         self._settler = Settler(backend, self._policy)
         self._streams = StreamReader(mediator, backend, self._poll)
         # Without a server hint, polls are timed by what this assistant's turns have taken.
@@ -144,6 +147,24 @@ class AssistantProxy:
     async def check_assistant(self) -> None:
         await self._backend.check_assistant(self._assistant_id)
 
+    @contextlib.contextmanager
+    def deadline_paused(self) -> Iterator[None]:
+        """The exchange deadline stops within the block (a person decides) and then goes on
+        with the time it had left."""
+        deadline = self._deadline
+        when = deadline.when() if deadline is not None else None
+        if deadline is None or when is None or deadline.expired():
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        left = when - loop.time()
+        deadline.reschedule(None)
+        try:
+            yield
+        finally:
+            if not deadline.expired():
+                deadline.reschedule(loop.time() + max(left, 0.0))
+
     async def list_run_steps(self) -> list[RunStepInfo]:
         """The last run's steps, asked of the API now (never on the reply's path)."""
         if self._run_id is None or self._thread_id is None:
@@ -176,6 +197,19 @@ class AssistantProxy:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
+    async def detach(self) -> None:
+        """Stop following the running exchange without ending it (see `Mediator.suspend`):
+        nothing is cancelled remotely, nothing journaled as ended."""
+        task = self._task
+        if task is None or task.done():
+            return
+        self._detaching = True
+        try:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        finally:
+            self._detaching = False
+
     async def wait_idle(self) -> None:
         task = self._task
         if task is not None:
@@ -189,7 +223,7 @@ class AssistantProxy:
         self._last_status = None
         self._reported = None
         try:
-            async with asyncio.timeout(self._policy.deadline_s):
+            async with asyncio.timeout(self._policy.deadline_s) as self._deadline:
                 await self._run_exchange(exchange_id, text, resuming=resuming)
         except TimeoutError:
             await self._end_failed(
@@ -199,6 +233,8 @@ class AssistantProxy:
                 )
             )
         except asyncio.CancelledError:
+            if self._detaching:  # left for later: the run waits, the journal keeps it open
+                raise
             await self._settle()
             await self._journal_ended("cancelled", None)
             self._mediator.cancelled(
@@ -466,7 +502,32 @@ class AssistantProxy:
             )
         results = await self._mediator.action_required(calls)
         self._results.update((result.call_id, result) for result in results)
-        return await self._submit(thread_id, snapshot.run_id, list(results))
+        try:
+            return await self._submit(thread_id, snapshot.run_id, list(results))
+        except BackendError as exc:
+            raise await self._expired_meanwhile(thread_id, snapshot.run_id, exc) from exc
+
+    async def _expired_meanwhile(
+        self, thread_id: str, run_id: str, exc: BackendError
+    ) -> ExchangeError | BackendError:
+        """The error to end with when the outputs were refused: the run may have expired on
+        the server while the calls ran or waited for approval (Assistants runs expire after
+        10 minutes), which deserves plainer words than the API's 400."""
+        try:
+            run = await self._backend.get_run(thread_id, run_id)
+        except BackendError:
+            return exc
+        if run.status is not RunStatus.EXPIRED:
+            return exc
+        self._last_status = run.status
+        return ExchangeFailedError(
+            "the assistant's run expired on the server before the tool outputs were sent "
+            "(the tool calls took longer, approval included, than the server keeps a run "
+            "waiting); send the message again",
+            run_id=run_id,
+            status=run.status.value,
+            code="run_expired",
+        )
 
     async def _finish(self, thread_id: str, snapshot: RunSnapshot) -> None:
         reply = await self._backend.get_reply(thread_id, snapshot.run_id)

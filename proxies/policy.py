@@ -23,9 +23,18 @@ class ExchangePolicy:
     tool_timeout_s: float = 60.0
     #: How long to wait for the remote side to confirm a cancellation.
     cancel_timeout_s: float = 10.0
+    #: How long a person may take to approve tool calls; the exchange deadline does not run
+    #: meanwhile. Unanswered calls are then rejected, with that reason.
+    approval_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
-        for name in ("deadline_s", "poll_initial_s", "poll_max_s", "tool_timeout_s"):
+        for name in (
+            "deadline_s",
+            "poll_initial_s",
+            "poll_max_s",
+            "tool_timeout_s",
+            "approval_timeout_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(
                     f"ExchangePolicy.{name} must be positive, got {getattr(self, name)!r}"

@@ -17,6 +17,9 @@ from typing import Literal
 
 ToolErrorType = Literal["invalid_json", "invalid_arguments", "unknown_tool", "exception", "timeout"]
 
+DECLINED_BY_USER = "declined_by_user"
+"""The error type of a call a person did not approve: it was not run (`mediator.approvals`)."""
+
 
 class ToolDefinitionError(TypeError):
     """A function's signature or name cannot be described to an assistant.

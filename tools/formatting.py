@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
+from tools.errors import DECLINED_BY_USER
 from tools.types import ToolCall, ToolResult
 
 __all__ = [
@@ -77,9 +78,18 @@ def call_summary(call: ToolCall, limit: int = ARGUMENTS_LIMIT) -> str:
 
 
 def _error_summary(result: ToolResult) -> str:
-    """``failed (type): message`` from the ``{"error": {"type", "message"}}`` output."""
+    """``failed (type): message`` from the ``{"error": {"type", "message"}}`` output; a call a
+    person refused reads ``not run: declined by WHO (reason)``."""
     output = _parse(result.output)
     error = output.get("error") if isinstance(output, dict) else None
+    if result.error_type == DECLINED_BY_USER and isinstance(error, dict):
+        who, reason = error.get("who"), error.get("reason")
+        by = (
+            "nobody approved it in time"
+            if who == "timeout"
+            else f"declined by {who if who not in (None, 'user') else 'the user'}"
+        )
+        return f"not run: {by}" + (f" ({reason})" if reason and who != "timeout" else "")
     message = error.get("message") if isinstance(error, dict) else None
     kind = result.error_type or (error.get("type") if isinstance(error, dict) else None)
     text = message if isinstance(message, str) else result.output

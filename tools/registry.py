@@ -14,7 +14,7 @@ import json
 import logging
 import reprlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Literal
 
 import pydantic
@@ -180,6 +180,25 @@ class ToolRegistry:
         finally:
             CURRENT_CALL.reset(token)
         return _to_output(tool.name, value)
+
+    def approval_reason(self, call: ToolCall, *, listed: Collection[str] = ()) -> str | None:
+        """Why `call` must wait for a person, or None: its tool's own rule, or `listed` (tool
+        names, ``*`` for all: the ``APPROVE_TOOLS`` setting). An unknown tool or arguments that
+        do not fit need no approval: the call fails without running anyway."""
+        tool = self._tools.get(call.name)
+        if tool is None:
+            return None
+        if "*" in listed or tool.name in listed:
+            return f"the APPROVE_TOOLS setting lists {'every tool' if '*' in listed else tool.name}"
+        if tool.needs_approval is False:
+            return None
+        try:
+            args, kwargs = _bind_arguments(tool, call.arguments)
+        except _CallFailed:
+            return None
+        bound = inspect.signature(tool.func).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tool.approval_reason(bound.arguments)
 
     def is_idempotent(self, name: str) -> bool:
         """True when the tool called `name` is declared idempotent (unknown tools are not)."""

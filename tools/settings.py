@@ -8,13 +8,15 @@ sections for the apps. Read when asked for, never at import time.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -77,12 +79,39 @@ class SettingsSection(BaseSettings):
         return (init_settings, env_settings, dotenv_settings, file_secret_settings)
 
 
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def tool_names(value: object) -> object:
+    """``APPROVE_TOOLS``: tool names separated by commas (spaces allowed), or ``*`` for all."""
+    value = blank_is_unset(value)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [name.strip() for name in value.split(",") if name.strip()]
+    if isinstance(value, list | tuple | set | frozenset):
+        bad = [name for name in value if name != "*" and not _TOOL_NAME.match(str(name))]
+        if bad:
+            raise ValueError(
+                f"must be tool names separated by commas, or * for every tool; {bad[0]!r} is not"
+            )
+        return tuple(value)
+    return value
+
+
 class ToolSettings(SettingsSection):
-    """``QUOTE_SOURCE`` and ``TOOL_TIMEOUT_S``."""
+    """``QUOTE_SOURCE``, ``TOOL_TIMEOUT_S`` and ``APPROVE_TOOLS``."""
 
     #: None lets the caller decide: the offline demo uses simulated quotes, otherwise Yahoo.
     quote_source: QuoteSource | None = Field(default=None, alias="QUOTE_SOURCE")
     tool_timeout_s: float = Field(default=60.0, gt=0, alias="TOOL_TIMEOUT_S")
+    #: Tools whose calls wait for a person's approval, whatever the tool says (``*``: all).
+    approve_tools: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="APPROVE_TOOLS")
+
+    @field_validator("approve_tools", mode="before")
+    @classmethod
+    def _tool_names(cls, value: object) -> object:
+        return tool_names(value)
 
     @field_validator("quote_source", mode="before")
     @classmethod

@@ -12,13 +12,17 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar, overload
 
 from tools.errors import ToolDefinitionError
 from tools.schema import ArgumentsSpec, json_schema, parse_docstring
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+NeedsApproval: TypeAlias = bool | Callable[..., bool | str]
+"""A tool's approval rule: always, never, or decided from the call's arguments (a callable
+taking them as keyword arguments; True or a text saying why means ask a person)."""
 
 # What OpenAI accepts as a function name.
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -43,6 +47,7 @@ class FunctionTool(Generic[P, R]):
         description: str | None = None,
         timeout: float | None = None,
         idempotent: bool = False,
+        needs_approval: NeedsApproval = False,
     ) -> None:
         tool_name = name if name is not None else getattr(func, "__name__", "")
         if not _TOOL_NAME.match(tool_name):
@@ -51,6 +56,10 @@ class FunctionTool(Generic[P, R]):
             )
         if timeout is not None and not timeout > 0:
             raise ToolDefinitionError(tool_name, f"timeout must be positive, got {timeout!r}")
+        if not (isinstance(needs_approval, bool) or callable(needs_approval)):
+            raise ToolDefinitionError(
+                tool_name, f"needs_approval must be a bool or a callable, got {needs_approval!r}"
+            )
         functools.update_wrapper(self, func)  # first, so its copied __dict__ cannot shadow ours
         doc = parse_docstring(inspect.getdoc(func))
         self._func = func
@@ -58,6 +67,7 @@ class FunctionTool(Generic[P, R]):
         self._description = description if description is not None else doc.summary
         self._timeout = timeout
         self._idempotent = idempotent
+        self._needs_approval = needs_approval
         self._is_async = inspect.iscoroutinefunction(func)
         self._arguments = ArgumentsSpec.from_function(func, tool_name, doc.params)
         self._parameters = json_schema(self._arguments.model)
@@ -87,6 +97,30 @@ class FunctionTool(Generic[P, R]):
         """True when running the same call twice has the effect of running it once: after a
         crash inside it, the call is run again instead of reported as of unknown outcome."""
         return self._idempotent
+
+    @property
+    def needs_approval(self) -> NeedsApproval:
+        """Whether a person must approve a call before it runs: a bool, or a rule over the
+        call's arguments (see `approval_reason`)."""
+        return self._needs_approval
+
+    def approval_reason(self, arguments: Mapping[str, Any]) -> str | None:
+        """Why a call with `arguments` (decoded, validated) needs approval; None if it does not.
+
+        A rule that raises asks for approval: when in doubt, a person decides.
+        """
+        rule = self._needs_approval
+        if rule is True:
+            return f"{self._name} always needs approval"
+        if rule is False:
+            return None
+        try:
+            verdict = rule(**arguments)
+        except Exception as exc:
+            return f"the approval rule of {self._name} failed ({type(exc).__name__}: {exc})"
+        if isinstance(verdict, str):
+            return verdict or f"the approval rule of {self._name} asks for it"
+        return f"the approval rule of {self._name} asks for it" if verdict else None
 
     @property
     def is_async(self) -> bool:
@@ -146,6 +180,7 @@ def function_tool(
     description: str | None = None,
     timeout: float | None = None,
     idempotent: bool = False,
+    needs_approval: NeedsApproval = False,
 ) -> Callable[[Callable[P, R]], FunctionTool[P, R]]: ...
 
 
@@ -157,6 +192,7 @@ def function_tool(
     description: str | None = None,
     timeout: float | None = None,
     idempotent: bool = False,
+    needs_approval: NeedsApproval = False,
 ) -> FunctionTool[P, R] | Callable[[Callable[P, R]], FunctionTool[P, R]]:
     """Turn a function into a `FunctionTool`; use bare (``@function_tool``) or with options.
 
@@ -167,11 +203,19 @@ def function_tool(
         timeout: Seconds the tool may run; None leaves it to the registry.
         idempotent: Running a call twice is harmless (a lookup, a keyed request): after a
             crash inside the tool, the call is run again rather than reported as unknown.
+        needs_approval: A person approves each call before it runs (True), or a rule decides
+            from the call's arguments, given as keyword arguments: True (or a text saying why)
+            asks, False lets the call run, e.g. ``lambda symbol, quantity: quantity > 100``.
     """
 
     def decorate(f: Callable[P, R]) -> FunctionTool[P, R]:
         return FunctionTool(
-            f, name=name, description=description, timeout=timeout, idempotent=idempotent
+            f,
+            name=name,
+            description=description,
+            timeout=timeout,
+            idempotent=idempotent,
+            needs_approval=needs_approval,
         )
 
     if func is not None:

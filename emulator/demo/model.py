@@ -140,7 +140,7 @@ def _advice_text(quotes: list[Quote], outputs: dict[str, str | None], action: st
             lines.append(quote.line)
             continue
         advice: Advice = parse_advice(quote, outputs.get(quote.symbol))
-        advised = advised or advice.error is None
+        advised = advised or (advice.error is None and advice.declined is None)
         lines.append(advice.answer(action))
     if advised:
         lines.append(TOY_ADVICE_NOTE)

@@ -177,9 +177,13 @@ class Advice:
     recommendation: str | None = None
     reason: str | None = None
     error: str | None = None
+    declined: str | None = None
+    """Set when a person refused the call: why it was not run, in the reply's words."""
 
     @property
     def line(self) -> str:
+        if self.declined is not None:
+            return self.declined
         if self.error is not None or self.recommendation is None:
             return f"The buy_or_sell tool reported an error for {self.symbol}: {self.error}"
         reason = f" — {self.reason}" if self.reason else ""
@@ -210,6 +214,9 @@ def parse_quote(symbol: str, output: str | None) -> Quote:
 
 def parse_advice(quote: Quote, output: str | None) -> Advice:
     price = quote.price if quote.price is not None else 0.0
+    declined = _declined(quote.symbol, output)
+    if declined is not None:
+        return Advice(quote.symbol, price, quote.currency, declined=declined)
     data, error = _load(output)
     if data is None:
         return Advice(quote.symbol, price, quote.currency, error=error)
@@ -218,6 +225,25 @@ def parse_advice(quote: Quote, output: str | None) -> Advice:
         return Advice(quote.symbol, price, quote.currency, error="the output has no recommendation")
     reason = data.get("reason") if isinstance(data.get("reason"), str) else None
     return Advice(quote.symbol, price, quote.currency, recommendation.lower(), reason)
+
+
+def _declined(symbol: str, output: str | None) -> str | None:
+    """The reply's line when the advice call was not approved (error ``declined_by_user``)."""
+    data = _decode(output.strip()) if output else None
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict) or error.get("type") != "declined_by_user":
+        return None
+    reason = error.get("reason")
+    if error.get("who") == "timeout":
+        return (
+            f"Nobody approved the buy_or_sell check for {symbol} in time, so I did not run it "
+            "and have no recommendation for it. Ask again when you can approve it."
+        )
+    because = f" ({_clip(reason)})" if isinstance(reason, str) and reason else ""
+    return (
+        f"Understood: you declined the buy_or_sell check for {symbol}{because}, so I did not "
+        "run it and make no recommendation for it."
+    )
 
 
 def _load(output: str | None) -> tuple[dict[str, Any] | None, str]:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.apps.test_entry_points import ROOT, _clean_env, _sample_assistant_id
 
 BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
@@ -45,3 +47,13 @@ def test_readme_context_manager_example_runs(tmp_path: Path) -> None:
     assert "NVDA" in result.stdout
     # The listener printed the tool calls as they happened, before the reply.
     assert result.stdout.index("get_stock_price") < result.stdout.rindex("NVDA")
+
+
+def test_readme_approval_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """In this process (a new one costs seconds): offline, the suite's own database."""
+    (block,) = [b for b in BLOCKS if "APPROVE_TOOLS" in b]
+    exec(compile(block, "README.md (approving tool calls)", "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    assert "Approval: buy_or_sell(symbol=MSFT, price=" in out
+    assert "the APPROVE_TOOLS setting lists buy_or_sell" in out
+    assert "you declined the buy_or_sell check for MSFT (not today)" in out

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import pytest
 
+from conversation.settings import Settings
 from conversation.wiring import wire_to_server
 from emulator import (
     CallTools,
@@ -31,7 +32,15 @@ from emulator import (
     ToolSpec,
 )
 from mediator.errors import ExchangeError
-from mediator.events import MediatorEvent, RunStatusChecked, StateChanged, UsageReported
+from mediator.events import (
+    ApprovalRequested,
+    MediatorEvent,
+    RunStatusChecked,
+    StateChanged,
+    ToolExecuted,
+    ToolOutputsSubmitted,
+    UsageReported,
+)
 from proxies.user_proxy import UserProxy
 from tests.integration.conftest import FAST_POLICY, Recorder
 
@@ -69,6 +78,18 @@ SCENARIOS: dict[str, list[object]] = {
     "incomplete": [Incomplete(delay=TURN_S)],
     "cancelled": [Stall()],
     "deadline": [Stall()],
+    # A free call runs at once; of two calls that need approval one is approved, one not.
+    "approval, mixed": [
+        CallTools(
+            [
+                PRICE,
+                ToolSpec("buy_or_sell", {"symbol": "MSFT", "price": 404.0}),
+                ToolSpec("buy_or_sell", {"symbol": "TSLA", "price": 250.0}),
+            ],
+            delay=TURN_S,
+        ),
+        Reply("one approved, one declined", delay=TURN_S),
+    ],
 }
 
 
@@ -152,10 +173,19 @@ async def _converse(
         mediator_type=mediator,
         policy=policy,
         strict=True,
+        settings=Settings(APPROVE_TOOLS="buy_or_sell"),
     )
     recorder = Recorder()
+
+    def answer(event: MediatorEvent) -> None:  # from a listener: applied right after it
+        if isinstance(event, ApprovalRequested):
+            if "MSFT" in event.call.arguments:
+                user.approve(event.call.id)
+            else:
+                user.reject(event.call.id, "not this one")
+
     try:
-        with user.on_event(recorder):
+        with user.on_event(recorder), user.on_event(answer):
             user.send_user_message("go")
             if scenario == "cancelled":
                 await recorder.wait_for_state("running")
@@ -186,3 +216,54 @@ async def test_every_combination_walks_the_same_states_and_events(
     )
     # A stream reports the run working as it happens; polling sees it when the look is timely.
     assert all(seen for (_, delivery, _), (_, seen) in held.items() if delivery == "stream")
+    if scenario.startswith("approval"):
+        assert states[states.index("requires_action") :][:3] == [
+            "requires_action",
+            "awaiting_approval",
+            "tools_executed",
+        ]
+        assert types[types.index("ApprovalRequested") :][:3] == [
+            "ApprovalRequested",
+            "ApprovalGiven",
+            "ApprovalRejected",
+        ]
+
+
+async def test_mixed_approvals_run_the_approved_call_once_and_tell_the_model_of_the_refusal(
+    emulator: EmulatorServer,
+) -> None:
+    emulator.model = ScriptedModel(list(SCENARIOS["approval, mixed"]))  # type: ignore[arg-type]
+    user = wire_to_server(
+        emulator.base_url, settings=Settings(APPROVE_TOOLS="buy_or_sell"), strict=True
+    )
+    recorder = Recorder()
+
+    def answer(event: MediatorEvent) -> None:
+        if isinstance(event, ApprovalRequested):
+            assert event.why == "the APPROVE_TOOLS setting lists buy_or_sell"
+            if "MSFT" in event.call.arguments:
+                user.approve(event.call.id)
+            else:
+                user.reject(event.call.id, "too risky")
+
+    try:
+        with user.on_event(recorder), user.on_event(answer):
+            assert await user.ask("go") == "one approved, one declined"
+    finally:
+        await user.aclose()
+    executed = [e for e in recorder.events if isinstance(e, ToolExecuted)]
+    outcome = {(e.call.name, e.result.is_error, e.result.error_type) for e in executed}
+    assert len(executed) == 3
+    assert outcome == {
+        ("get_stock_price", False, None),
+        ("buy_or_sell", False, None),
+        ("buy_or_sell", True, "declined_by_user"),
+    }
+    refused = next(e for e in executed if e.result.is_error)
+    assert "TSLA" in refused.call.arguments
+    assert "The user declined this call to buy_or_sell: too risky" in refused.result.output
+    # What the model was sent for the refused call is that very output.
+    submitted = [
+        r for e in recorder.events if isinstance(e, ToolOutputsSubmitted) for r in e.results
+    ]
+    assert refused.result in submitted

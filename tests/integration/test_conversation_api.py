@@ -153,6 +153,15 @@ def test_public_api_is_pinned() -> None:
             "UsageReported",
             "configure_tracing",
             "format_usd",
+            # Approving tool calls (issue 12): what is asked, what is answered, the errors.
+            "ApprovalDecision",
+            "ApprovalGiven",
+            "ApprovalNotPendingError",
+            "ApprovalRejected",
+            "ApprovalRequest",
+            "ApprovalRequested",
+            "ExchangeSuspendedError",
+            "call_summary",
         ]
     )
     for name in conversation.__all__:

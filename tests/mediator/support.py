@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from mediator import bus
+from mediator.approvals import ApprovalDecision, ApprovalRequest, refusal
 from mediator.base import Mediator
 from mediator.basic import MediatorBasic
 from mediator.errors import ExchangeCancelledError, ExchangeError, ExchangeFailedError
@@ -34,6 +36,7 @@ def result_for(call: ToolCall) -> ToolResult:
 
 
 RESULTS = tuple(result_for(c) for c in CALLS)
+REQUESTS = (ApprovalRequest(CALLS[1], "the test asks"),)
 
 
 class ParkError(Exception):
@@ -46,13 +49,32 @@ class FakeUser:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.fail_with: BaseException | None = None
+        self.needs_approval: dict[str, str] = {}  # tool name -> why
+        self.approval_timeout_s = 30.0
 
-    async def execute_tools(self, calls: Sequence[ToolCall]) -> Sequence[ToolResult]:
+    async def approvals_needed(self, calls: Sequence[ToolCall]) -> Sequence[ApprovalRequest]:
+        return [
+            ApprovalRequest(c, self.needs_approval[c.name])
+            for c in calls
+            if c.name in self.needs_approval
+        ]
+
+    async def execute_tools(
+        self,
+        calls: Sequence[ToolCall],
+        decisions: Mapping[str, ApprovalDecision] | None = None,
+    ) -> Sequence[ToolResult]:
         self.calls.append(("execute_tools", tuple(calls)))
         if self.fail_with is not None:
             raise self.fail_with
+        decided = decisions or {}
         # Reversed on purpose: the mediator must put results back in call order.
-        return [result_for(c) for c in reversed(calls)]
+        return [
+            refusal(c, decided[c.id])
+            if c.id in decided and not decided[c.id].approved
+            else result_for(c)
+            for c in reversed(calls)
+        ]
 
     def deliver_reply(self, text: str) -> None:
         self.calls.append(("deliver_reply", text))
@@ -80,6 +102,14 @@ class FakeAssistant:
     async def check_assistant(self) -> None:
         self.calls.append(("check_assistant", None))
 
+    async def detach(self) -> None:
+        self.calls.append(("detach", None))
+
+    @contextlib.contextmanager
+    def deadline_paused(self) -> Iterator[None]:
+        self.calls.append(("deadline_paused", None))
+        yield
+
     async def cancel(self) -> None:
         self.calls.append(("cancel", None))
 
@@ -91,27 +121,37 @@ class FakeAssistant:
         return []
 
 
+_SYNC_FIRINGS: dict[Trigger, Callable[[Mediator], object]] = {
+    Trigger.SET_USER_MESSAGE: lambda m: m.set_user_message("What is AAPL at?"),
+    Trigger.STARTED: lambda m: m.started("run_1"),
+    Trigger.APPROVAL_REQUESTED: lambda m: m.approval_requested(REQUESTS),
+    Trigger.APPROVED: lambda m: m.tools_executed(CALLS, RESULTS, decisions=_decided(True, True)),
+    Trigger.REJECTED: lambda m: m.tools_executed(CALLS, RESULTS, decisions=_decided(False, False)),
+    Trigger.PARTIALLY_APPROVED: lambda m: m.tools_executed(
+        CALLS, RESULTS, decisions=_decided(True, False)
+    ),
+    Trigger.TOOLS_EXECUTED: lambda m: m.tools_executed(CALLS, RESULTS),
+    Trigger.TOOL_OUTPUTS_SUBMITTED: lambda m: m.tool_outputs_submitted(RESULTS),
+    Trigger.ASSISTANT_MESSAGE_RETRIEVED: lambda m: m.assistant_message_retrieved(
+        "AAPL is at 190.50."
+    ),
+    Trigger.FAILED: lambda m: m.failed(ExchangeFailedError("the run failed", code="server_error")),
+    Trigger.CANCELLED: lambda m: m.cancelled(ExchangeCancelledError("the user stopped it")),
+}
+
+
 async def fire(mediator: Mediator, trigger: Trigger, *, status: str = "in_progress") -> None:
-    """Fire `trigger` through the mediator method of the same name, with stock arguments."""
-    match trigger:
-        case Trigger.SET_USER_MESSAGE:
-            mediator.set_user_message("What is AAPL at?")
-        case Trigger.STARTED:
-            mediator.started("run_1")
-        case Trigger.HEARTBEAT:
-            mediator.heartbeat(status)
-        case Trigger.ACTION_REQUIRED:
-            await mediator.action_required(CALLS)
-        case Trigger.TOOLS_EXECUTED:
-            mediator.tools_executed(CALLS, RESULTS)
-        case Trigger.TOOL_OUTPUTS_SUBMITTED:
-            mediator.tool_outputs_submitted(RESULTS)
-        case Trigger.ASSISTANT_MESSAGE_RETRIEVED:
-            mediator.assistant_message_retrieved("AAPL is at 190.50.")
-        case Trigger.FAILED:
-            mediator.failed(ExchangeFailedError("the run failed", code="server_error"))
-        case Trigger.CANCELLED:
-            mediator.cancelled(ExchangeCancelledError("the user stopped it"))
+    """Fire `trigger` through the mediator method that fires it, with stock arguments."""
+    if trigger is Trigger.ACTION_REQUIRED:
+        await mediator.action_required(CALLS)
+    elif trigger is Trigger.HEARTBEAT:
+        mediator.heartbeat(status)
+    else:
+        _SYNC_FIRINGS[trigger](mediator)
+
+
+def _decided(*answers: bool) -> tuple[ApprovalDecision, ...]:
+    return tuple(ApprovalDecision(c.id, a) for c, a in zip(CALLS, answers, strict=True))
 
 
 def path_to(target: State) -> list[Trigger]:

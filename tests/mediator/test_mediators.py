@@ -42,6 +42,7 @@ from tests.mediator.support import (
     fire,
     normalised,
 )
+from tools.types import ToolCall, ToolResult
 
 ROWS = [(source, row.trigger) for row in SCRIPT for source in sorted(row.sources)]
 FORBIDDEN = [(s, t) for s in State for t in Trigger if next_state(s, t) is None]
@@ -61,7 +62,7 @@ def _final_state(source: State, trigger: Trigger) -> State:
 
 def test_rows_and_forbidden_pairs_cover_every_state_trigger_pair() -> None:
     assert len(ROWS) + len(FORBIDDEN) == len(State) * len(Trigger)
-    assert len(ROWS) == 30
+    assert len(ROWS) == 36
 
 
 @pytest.mark.parametrize(("source", "trigger"), ROWS, ids=[f"{s}-{t}" for s, t in ROWS])
@@ -364,11 +365,41 @@ async def test_a_listener_cannot_fire_triggers_in_the_middle_of_publishing(
 
 
 def test_user_and_assistant_fakes_satisfy_the_protocols() -> None:
-    from mediator.participants import AssistantSide, UserSide
+    from mediator.participants import (
+        ApprovingUserSide,
+        AssistantSide,
+        SuspendableAssistantSide,
+        UserSide,
+    )
 
+    assert isinstance(FakeUser(), ApprovingUserSide)
+    assert isinstance(FakeAssistant(), SuspendableAssistantSide)
+    assert not isinstance(FakeAssistant(), UserSide)
     assert isinstance(FakeUser(), UserSide)
     assert isinstance(FakeAssistant(), AssistantSide)
-    assert not isinstance(FakeAssistant(), UserSide)
+
+
+async def test_a_user_side_without_approval_members_runs_every_call_at_once(
+    harness: Harness,
+) -> None:
+    class Plain:  # a UserSide written before approvals existed
+        def __init__(self) -> None:
+            self.ran: list[str] = []
+
+        async def execute_tools(self, calls: tuple[ToolCall, ...]) -> list[ToolResult]:
+            self.ran.extend(c.id for c in calls)
+            return [ToolResult(c.id, c.name, "{}") for c in calls]
+
+        def deliver_reply(self, text: str) -> None: ...
+
+        def deliver_error(self, error: object) -> None: ...
+
+    plain = Plain()
+    harness.mediator.attach(plain, harness.assistant)  # type: ignore[arg-type]
+    await harness.park(State.RUNNING)
+    await harness.mediator.action_required(CALLS)
+    assert plain.ran == [c.id for c in CALLS]
+    assert harness.mediator.state is State.TOOLS_EXECUTED
 
 
 def test_state_machine_is_queued_without_side_doors_and_translates_machine_errors() -> None:

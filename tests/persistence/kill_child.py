@@ -4,10 +4,13 @@
     python -m tests.persistence.kill_child resume CONVERSATION_ID (same options)
 
 `start` prints ``CONVERSATION <id>`` once the conversation exists, then asks for the price of
-AAPL and prints ``REPLY <text>``. `resume` finishes the interrupted exchange (``RESUMED <text>``)
-and asks one more question (``NEXT <text>``). The tool `get_stock_price` appends ``start <call
-id>`` and ``done <call id>`` to the file named by ``COUNTER_FILE``, and, while the file named
-by ``BLOCK_FILE`` exists, blocks after ``start``: the parent kills the process there.
+AAPL and prints ``REPLY <text>``. `resume` finishes the interrupted exchange (``RESUMED
+<text>``) and asks one more question (``NEXT <text>``). The tool `get_stock_price` appends
+``start <call id>`` and ``done <call id>`` to the file named by ``COUNTER_FILE``, and, while
+the file named by ``BLOCK_FILE`` exists, blocks after ``start``: the parent kills the process
+there. With ``--approve``, `get_stock_price` needs approval, which `start` never gives (the
+parent kills it while it waits) and `resume` gives at once to each call the journal shows
+pending (``PENDING <name> <arguments>``).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def _registry(idempotent: bool) -> ToolRegistry:
 def _settings(args: argparse.Namespace) -> conversation.Settings:
     return conversation.load_settings(
         {
+            "APPROVE_TOOLS": "get_stock_price" if args.approve else "",
             "OPENAI_API_KEY": "not-a-secret",
             "OPENAI_BASE_URL": args.base_url,
             "ASSISTANT_ID": "asst_demo_stock",
@@ -87,6 +91,9 @@ async def resume(args: argparse.Namespace) -> None:
     user = conversation.resume_conversation(
         args.conversation, settings=_settings(args), registry=_registry(args.idempotent)
     )
+    for pending in user.pending_approvals:
+        say(f"PENDING {pending.call.name} {pending.call.arguments}")
+        user.approve(pending.call.id, who="resumer")
     if user.interrupted is None:
         say("NOTHING TO RESUME")
     else:
@@ -104,6 +111,7 @@ def main() -> None:
     parser.add_argument("--protocol", required=True)
     parser.add_argument("--delivery", required=True)
     parser.add_argument("--idempotent", action="store_true")
+    parser.add_argument("--approve", action="store_true")
     args = parser.parse_args()
     asyncio.run(start(args) if args.mode == "start" else resume(args))
 

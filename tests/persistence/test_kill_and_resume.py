@@ -307,3 +307,58 @@ def test_terminal_chat_resume_prints_the_interrupted_reply_then_takes_the_next_m
     assert emulator.holdings(conversation_id) == Holdings(
         user_messages=2, assistant_messages=2, function_calls=1, tool_outputs=1, active=0
     )
+
+
+def test_killed_while_an_approval_is_pending_a_fresh_process_shows_it_and_runs_the_call_once(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.model = ScriptedModel(
+        [CallTools([PRICE]), Reply("AAPL is at 123.45."), Reply("MSFT: fine.")]
+    )
+    db = f"sqlite:///{tmp_path}/conversations.db"
+    counter = tmp_path / "executions.txt"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "DATABASE_"))},
+        "PYTHONPATH": str(ROOT),
+        "COUNTER_FILE": str(counter),
+        "BLOCK_FILE": str(tmp_path / "block"),
+    }
+    common = ["--base-url", emulator.base_url, "--db", db, "--protocol", "assistants"]
+    common += ["--delivery", "stream", "--approve"]
+    first = _run_child(["start", *common], env, tmp_path / "first.log")
+    engine = make_engine(db)
+    try:
+        conversation_id = first.line("CONVERSATION ").split(" ", 1)[1]
+        journal = DatabaseJournal(engine)
+
+        def pending() -> bool:
+            last = journal.last_exchange(conversation_id)
+            return last is not None and bool(last.pending_approvals)
+
+        wait_for(pending, "the approval is pending in the journal")
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=60)
+    finally:
+        _stop(first)
+    assert not counter.exists()  # nobody approved: the tool never ran
+
+    second = _run_child(["resume", conversation_id, *common], env, tmp_path / "second.log")
+    try:
+        shown = second.line("PENDING ")
+        resumed = second.line("RESUMED ")
+        following = second.line("NEXT ")
+        assert second.process.wait(timeout=120) == 0
+    finally:
+        _stop(second)
+        last = DatabaseJournal(engine).last_exchange(conversation_id)
+        engine.dispose()
+    assert shown == 'PENDING get_stock_price {"symbol": "AAPL"}'
+    assert resumed == "RESUMED AAPL is at 123.45."
+    assert following.startswith("NEXT ")
+    lines = counter.read_text().split()
+    assert lines.count("start") == 1, lines  # approved once, run once
+    assert emulator.holdings(conversation_id) == Holdings(
+        user_messages=2, assistant_messages=2, function_calls=1, tool_outputs=1, active=0
+    )
+    assert last is not None
+    assert last.ended == "completed"

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_exported_names_are_pinned() -> None:
     assert sorted(persistence.__all__) == sorted(
         [
-            "DEFAULT_DATABASE_URL", "MAX_LIMIT", "AssistantRecord", "AssistantRow",
+            "DEFAULT_DATABASE_URL", "MAX_LIMIT", "ApprovalSpan", "AssistantRecord", "AssistantRow",
             "AssistantStore",
             "ConversationRow", "DatabaseJournal", "DatabaseUnavailableError", "HistoryQueryError",
             "HistoryStore", "shared_engine",
