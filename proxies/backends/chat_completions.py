@@ -20,12 +20,14 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionChunk
 
+from mediator.usage import Usage
 from proxies.backends.base import RunError, RunStatus, TextDelta
 from proxies.backends.chat_deltas import ToolCallAssembler
 from proxies.backends.history import Said, Unit
 from proxies.backends.model_errors import answered
 from proxies.backends.replay import Outcome, ReplayBackend, Request, StreamEvent
 from proxies.backends.sdk_errors import translate
+from proxies.backends.usage import usage_from_sdk
 from proxies.errors import BackendConnectionError
 from tools.types import ToolCall
 
@@ -77,16 +79,19 @@ def _tools(tools: Sequence[dict[str, object]]) -> list[dict[str, Any]]:
 
 
 def _ending(
-    finish_reason: str | None, texts: tuple[str, ...], calls: tuple[ToolCall, ...]
+    finish_reason: str | None,
+    texts: tuple[str, ...],
+    calls: tuple[ToolCall, ...],
+    usage: Usage | None = None,
 ) -> Outcome:
     """The turn's outcome from its `finish_reason`."""
     if finish_reason == "length":
         error = RunError("max_output_tokens", "the reply was cut at the token limit (length)")
-        return Outcome(RunStatus.INCOMPLETE, texts=texts, error=error)
+        return Outcome(RunStatus.INCOMPLETE, texts=texts, error=error, usage=usage)
     if finish_reason == "content_filter":
         error = RunError("content_filter", "the reply was withheld by the content filter")
-        return Outcome(RunStatus.FAILED, error=error)
-    return Outcome(RunStatus.COMPLETED, texts=texts, calls=calls)
+        return Outcome(RunStatus.FAILED, error=error, usage=usage)
+    return Outcome(RunStatus.COMPLETED, texts=texts, calls=calls, usage=usage)
 
 
 class ChatCompletionsBackend(ReplayBackend):
@@ -126,11 +131,13 @@ class ChatCompletionsBackend(ReplayBackend):
             if call.type == "function"
         )
         texts = (message.content,) if message.content else ()
-        return _ending(choice.finish_reason, texts, calls)
+        return _ending(choice.finish_reason, texts, calls, usage_from_sdk(completion.usage))
 
     async def _stream(self, request: Request) -> AsyncGenerator[StreamEvent, None]:
         stream = await answered(
-            lambda: self._posts.chat.completions.create(**self._kwargs(request), stream=True)
+            lambda: self._posts.chat.completions.create(
+                **self._kwargs(request), stream=True, stream_options={"include_usage": True}
+            )
         )
         if isinstance(stream, RunError):
             yield Outcome(RunStatus.FAILED, error=stream)
@@ -159,10 +166,13 @@ class _StreamedTurn:
         self.calls = ToolCallAssembler()
         self.finish: str | None = None
         self.failed: RunError | None = None
+        self.usage: Usage | None = None  # in the last chunk, which has no choices
 
     def take(self, chunk: ChatCompletionChunk) -> list[StreamEvent]:
         """Fold one chunk in; what to tell the proxy of it."""
         events: list[StreamEvent] = []
+        if chunk.usage is not None:
+            self.usage = usage_from_sdk(chunk.usage)
         if not self.started:
             self.started = True
             events.append(RunStatus.IN_PROGRESS)
@@ -182,4 +192,4 @@ class _StreamedTurn:
         if self.finish is None:
             raise BackendConnectionError("the stream ended before the model finished")
         texts = ("".join(self.text),) if self.text else ()
-        return _ending(self.finish, texts, self.calls.calls())
+        return _ending(self.finish, texts, self.calls.calls(), self.usage)

@@ -79,6 +79,7 @@ class ReplayBackend(Backend):
     """Base of the backends for servers that keep no conversation (module docstring)."""
 
     supports_streaming = True
+    usage_per_response = True  # each request's usage, as it completes
     supports_resume = False
     runs_are_exchanges = True
 

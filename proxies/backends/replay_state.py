@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mediator.usage import Usage
 from proxies.backends.base import (
     AssistantDefinition,
     RunError,
@@ -31,6 +32,8 @@ class Outcome:
     error: RunError | None = None
     #: The server's id for what it answered, where it keeps it (for chaining).
     response_id: str | None = None
+    #: The tokens this request cost, as the server reported them (None: it did not say).
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class Exchange:
     task: asyncio.Task[Outcome] | None = None
     looked: bool = False  # `get_run` looked at the current request already
     last: RunSnapshot | None = None  # the last request's final snapshot
+    usage: Usage | None = None  # the sum over the exchange's requests, each counted once
 
     def snapshot(
         self,
@@ -88,11 +92,15 @@ class Exchange:
             tool_calls=calls if status is RunStatus.REQUIRES_ACTION else (),
             error=error,
             poll_after_s=poll_after_s,
+            usage=self.usage,
+            model=self.definition.model,
         )
 
     def fold(self, outcome: Outcome) -> RunSnapshot:
         """Keep what the model answered in the conversation (once) and describe it."""
         conversation = self.conversation
+        if outcome.usage is not None:
+            self.usage = outcome.usage if self.usage is None else self.usage + outcome.usage
         for text in outcome.texts:
             self.texts.append(text)
             conversation.items.append(Said("assistant", text, self.id))

@@ -30,6 +30,7 @@ from proxies.backends.history import Called, HistoryItem, HistorySource, Said, U
 from proxies.backends.model_errors import answered
 from proxies.backends.replay import Outcome, ReplayBackend, Request, StreamEvent
 from proxies.backends.sdk_errors import sdk_errors
+from proxies.backends.usage import usage_from_sdk
 from proxies.errors import BackendConnectionError
 from tools.types import ToolCall
 
@@ -159,6 +160,7 @@ class StatelessResponsesBackend(ReplayBackend):
             calls=tuple(calls),
             error=_error(response),
             response_id=response.id if self._chaining else None,
+            usage=usage_from_sdk(response.usage),
         )
 
     def _broke(self, request: Request, exc: openai.APIStatusError) -> bool:

@@ -18,7 +18,7 @@ from conversation.demo import demo_definition
 from conversation.settings import Settings, load_settings
 from conversation.wiring import wire_to_server
 from emulator import CallTools, EmulatorServer, Fault, Reply, ScriptedModel, ToolSpec, TurnContext
-from mediator.events import ToolExecuted
+from mediator.events import ToolExecuted, UsageReported
 from persistence import DatabaseJournal, shared_engine
 from proxies.backends.budget import ContextBudget, unit_tokens
 from proxies.backends.history import Answered, Called, Said, ToolRound
@@ -306,3 +306,37 @@ async def test_a_server_that_cannot_stream_gets_plain_requests() -> None:
         "ready", "started", "running", "requires_action", "tools_executed",
         "tool_outputs_submitted", "running", "completed",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("protocol", "profile", "delivery"),
+    [("responses-stateless", "stateless", "stream"), ("chat", "chat", "stream"),
+     ("chat", "chat", "poll")],
+)  # fmt: skip
+async def test_usage_is_reported_per_request_and_adds_up(
+    protocol: str, profile: str, delivery: str
+) -> None:
+    model = ScriptedModel(
+        [CallTools([ToolSpec("get_stock_price", {"symbol": "AAPL"})]), Reply("AAPL is fine.")]
+    )
+    with EmulatorServer(model, profile=profile, queue_delay=0.0) as server:
+        user = wire_to_server(
+            server.base_url,
+            protocol=protocol,
+            delivery=delivery,
+            registry=demo_registry(quote_source="simulated"),
+            policy=FAST_POLICY,
+            strict=True,
+        )
+        recorder = Recorder()
+        try:
+            with user.on_event(recorder):
+                await user.ask("price?")
+        finally:
+            await user.aclose()
+    reports = [e for e in recorder.events if isinstance(e, UsageReported)]
+    assert len(reports) == 2  # one per model request: the tool call, then the reply
+    assert all(r.usage.input_tokens > 0 and r.usage.output_tokens > 0 for r in reports)
+    assert all(r.model == demo_definition().model for r in reports)
+    # The second request replays the first one's conversation: it reads more.
+    assert reports[1].usage.input_tokens > reports[0].usage.input_tokens
