@@ -8,19 +8,19 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import proxies.backends.assistants_api  # noqa: F401
-import proxies.backends.responses_api  # noqa: F401
 import pytest
-
-from emulator import EmulatorServer
-
-# yfinance speaks HTTP through libcurl, below `socket`: guard that path too (autouse fixture).
-from tests.network_guard_curl import refused_curl_hosts  # noqa: F401
 
 # The toolkit imports a backend (and the SDK) when one is first built. Imported inside a test
 # instead of here, the SDK clients of the tests' short-lived loops were reported at exit as
 # unclosed sockets (pytest's "error" warning filter is still installed then): loaded once at
 # collection, as they were before start-up became lazy.
+import proxies.backends.assistants_api  # noqa: F401
+import proxies.backends.responses_api  # noqa: F401
+from emulator import EmulatorServer
+
+# yfinance speaks HTTP through libcurl, below `socket`: guard that path too (autouse fixture).
+from tests.network_guard_curl import refused_curl_hosts  # noqa: F401
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
