@@ -9,9 +9,11 @@ from dataclasses import dataclass
 class ExchangePolicy:
     """Deadlines and polling cadence for one exchange (one user message, one reply).
 
-    Polling honours the server's `openai-poll-after-ms` hint when it sends one; otherwise it
-    starts at `poll_initial_s` and grows by `poll_factor` up to `poll_max_s`, so a quick run
-    is seen quickly and a slow one does not flood the API.
+    Polling honours the server's `openai-poll-after-ms` hint when it sends one. Without one,
+    it times its looks by the lengths of the assistant's earlier turns (`proxies.polling`),
+    steps growing by `poll_factor` up to `poll_max_s`; before any turn was measured it starts
+    at `poll_initial_s` and grows by `poll_factor` up to `poll_max_s`, so a quick run is seen
+    quickly and a slow one does not flood the API.
     """
 
     #: Overall limit for one exchange, tool execution included.

@@ -13,6 +13,14 @@ import pytest
 # No test sees a developer's .env through os.environ (`import conversation` would copy it).
 os.environ["ASSISTANT_MEDIATOR_NO_DOTENV"] = "1"
 
+# The toolkit imports a backend (and the SDK) when one is first built. Imported inside a test
+# instead of here, the SDK clients of the tests' short-lived loops were reported at exit as
+# unclosed sockets (pytest's "error" warning filter is still installed then): loaded once at
+# collection, as they were before start-up became lazy.
+import proxies.backends.assistants_api  # noqa: E402, F401
+import proxies.backends.chat_completions  # noqa: E402, F401
+import proxies.backends.responses_api  # noqa: E402, F401
+import proxies.backends.responses_stateless  # noqa: E402, F401
 from emulator import EmulatorServer  # noqa: E402
 
 # yfinance speaks HTTP through libcurl, below `socket`: guard that path too (autouse fixture).
