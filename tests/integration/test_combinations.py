@@ -44,13 +44,13 @@ from mediator.events import (
 from proxies.user_proxy import UserProxy
 from tests.integration.conftest import FAST_POLICY, Recorder
 
-COMBINATIONS = [
-    *itertools.product(["assistants", "responses"], ["poll", "stream"], ["basic", "stateMachine"]),
-    ("responses-stateless", "poll", "basic"),
-    ("responses-stateless", "stream", "stateMachine"),
-    ("chat", "poll", "stateMachine"),
-    ("chat", "stream", "basic"),
-]
+COMBINATIONS = list(
+    itertools.product(
+        ["assistants", "responses", "responses-stateless", "chat"],
+        ["poll", "stream"],
+        ["basic", "stateMachine"],
+    )
+)
 #: The server profile each protocol runs against (`emulator.common.profiles`).
 PROFILE = {"responses-stateless": "stateless", "chat": "chat"}
 # Every model turn lasts longer than a poll interval, so polling sees `running` as streaming
