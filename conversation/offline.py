@@ -24,8 +24,12 @@ _lock = threading.Lock()
 _server: EmulatorServer | None = None
 
 
-def embedded_emulator(*, announce: bool = True) -> EmulatorServer:
-    """The process's emulator, started on the first call and stopped at interpreter exit."""
+def embedded_emulator(*, announce: bool = True, assistant_id: str | None = None) -> EmulatorServer:
+    """The process's emulator, started on the first call and stopped at interpreter exit.
+
+    The line announcing it names the assistant in use: `assistant_id` when one is set (a wrong
+    one is then named as the one asked for, not hidden behind the demo's), else the demo's.
+    """
     global _server
     with _lock:
         if _server is None:
@@ -35,9 +39,14 @@ def embedded_emulator(*, announce: bool = True) -> EmulatorServer:
             server.start()
             _server = server
             if announce:
+                chosen = (
+                    f"assistant {assistant_id}"
+                    if assistant_id and assistant_id != DEMO_ASSISTANT_ID
+                    else f"demo assistant {DEMO_ASSISTANT_ID}"
+                )
                 print(
                     f"No OPENAI_API_KEY set: using the built-in offline emulator at "
-                    f"{server.base_url} (demo assistant {DEMO_ASSISTANT_ID}, simulated quotes).",
+                    f"{server.base_url} ({chosen}, simulated quotes).",
                     file=sys.stderr,
                 )
         return _server

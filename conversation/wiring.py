@@ -42,7 +42,8 @@ def make_backend(settings: Settings, catalog: AssistantCatalog | None = None) ->
     """The backend for the settings' protocol; the embedded emulator when offline."""
     base_url: str | None
     if settings.offline:
-        api_key, base_url = OFFLINE_API_KEY, embedded_emulator().base_url
+        emulator = embedded_emulator(assistant_id=settings.assistant_id)
+        api_key, base_url = OFFLINE_API_KEY, emulator.base_url
     else:
         # A local server named by OPENAI_BASE_URL alone needs no key; the SDK needs a string.
         key = settings.openai_api_key

@@ -167,6 +167,7 @@ def test_unknown_assistant_is_named_at_start_before_any_question(
     assert result.returncode == 1, result.stderr
     assert "asst_nobody_made" in result.stderr
     assert "Assistant:" not in result.stdout  # no question reached a missing assistant
+    assert "demo assistant" not in result.stderr  # the start-up line names the one asked for
     assert "Traceback" not in result.stderr
     if protocol == "responses":
         assert "assistant_setup.py" in result.stderr
