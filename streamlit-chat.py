@@ -512,7 +512,7 @@ def sidebar(settings: conversation.Settings) -> str:
     with st.sidebar:
         st.title("Assistant chat")
         default = settings.assistant_id or (
-            conversation.DEMO_ASSISTANT_ID if settings.offline else ""
+            conversation.DEMO_ASSISTANT_ID if settings.keyless else ""
         )
         assistant_id = st.text_input("Assistant ID", value=default, key="asst_id").strip()
         if st.button(

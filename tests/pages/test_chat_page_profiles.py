@@ -17,11 +17,10 @@ def test_chat_page_on_a_stateless_server_shows_tool_calls_and_the_reply(
     app_env: Path, monkeypatch: pytest.MonkeyPatch, profile: str
 ) -> None:
     with EmulatorServer(profile=profile, queue_delay=0.0) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        # The page fills the assistant field with the demo id only offline (the terminal does
-        # it for any keyless server): name it, as a user of a local server does.
-        monkeypatch.setenv("ASSISTANT_ID", "asst_demo_stock")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)  # one variable, no key, no id
         at = started_app()
+        # A keyless local server is served the demo assistant, as in the terminal.
+        assert at.sidebar.text_input(key="asst_id").value == "asst_demo_stock"
         send(at, "Should I buy MSFT?")
         send(at, "and TSLA?")
     names = [m.name for m in at.chat_message]
