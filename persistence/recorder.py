@@ -323,13 +323,18 @@ class Recorder:
 
     # -- waiting for the writer ---------------------------------------------------------
 
-    def flush(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every record enqueued before this call is stored; False on timeout."""
+    def _post_mark(self) -> _FlushMark:
+        """A mark behind everything enqueued so far, the writer woken to reach it."""
         mark = _FlushMark()
         with self._lock:
             self._marks_asked += 1
         self._inbox.append(mark)
         self._wake.set()
+        return mark
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every record enqueued before this call is stored; False on timeout."""
+        mark = self._post_mark()
         thread = self._thread
         if thread is None or not thread.is_alive():
             return False
@@ -339,14 +344,10 @@ class Recorder:
         """Wait until everything queued now is stored, for as long as the writer progresses.
 
         False when no record was stored for `stall_s` (the database is away) or `timeout_s`
-        passed in all: what is left stays queued (see `spill_now`).
+        passed in all: what is left stays queued (`close` then spills it).
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        mark = _FlushMark()
-        with self._lock:
-            self._marks_asked += 1
-        self._inbox.append(mark)
-        self._wake.set()
+        mark = self._post_mark()
         last, last_change = self._stored + self._dropped, time.monotonic()
         while not mark.done.wait(min(0.1, stall_s)):
             thread = self._thread
@@ -438,9 +439,8 @@ class Recorder:
                 with self._lock:
                     self._marks_seen += 1
                 if self._spilling is not None:
-                    self._spill(spilled)
+                    self._spill_then_mark(spilled, item)
                     spilled = []
-                    self._spill_marks.append((self._spilling, self._spilling.write_offset, item))
                 elif not self._backlog and not self._spills:
                     item.done.set()
                 else:
@@ -577,12 +577,17 @@ class Recorder:
         while self._backlog:
             item = self._backlog.popleft()
             if isinstance(item, _FlushMark):
-                self._spill(records)
+                self._spill_then_mark(records, item)
                 records = []
-                self._spill_marks.append((self._spilling, self._spilling.write_offset, item))
             else:
                 records.append(item)
         self._spill(records)
+
+    def _spill_then_mark(self, records: list[Record], mark: _FlushMark) -> None:
+        """Spill `records`; `mark` is reached once the file is stored up to their end."""
+        self._spill(records)
+        assert self._spilling is not None
+        self._spill_marks.append((self._spilling, self._spilling.write_offset, mark))
 
     def _spill(self, records: list[Record]) -> None:
         assert self._spilling is not None or not records
