@@ -5,17 +5,22 @@ set and matched), so one statement serves a whole batch: the writer runs about a
 statements per batch, whatever its size. Inserts are ``ON CONFLICT DO NOTHING`` (events,
 messages, conversations, runs: their keys make a repeated batch a no-op) or upserts (tool
 calls, assistants); updates set values that do not depend on how often they run.
+
+`driver_statements_for` compiles them once more for the engine's driver
+(`persistence.driver_sql`): the writer runs them with plain tuples, without SQLAlchemy's work
+per parameter. The inserts take exactly the columns named here (``*_COLUMNS``), in this order.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Float, String, bindparam, case, func, select, update
+from sqlalchemy import Dialect, Float, String, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from persistence.driver_sql import DriverStatement, compile_for_driver
 from persistence.models import (
     Assistant,
     Base,
@@ -27,9 +32,42 @@ from persistence.models import (
     UTCDateTime,
 )
 
-__all__ = ["TITLE_LENGTH", "Statements", "statements_for"]
+__all__ = [
+    "CONVERSATION_COLUMNS",
+    "EVENT_COLUMNS",
+    "MESSAGE_COLUMNS",
+    "RUN_COLUMNS",
+    "TITLE_LENGTH",
+    "TOOL_EXECUTED_COLUMNS",
+    "TOOL_REQUESTED_COLUMNS",
+    "TOOL_SUBMITTED_COLUMNS",
+    "DriverStatements",
+    "Statements",
+    "driver_statements_for",
+    "statements_for",
+]
 
 TITLE_LENGTH = 200
+
+# The columns each insert sets, in the tables' order (the compiled statements keep it).
+EVENT_COLUMNS: Final = (
+    "event_uuid", "session_id", "exchange_id", "conversation_id", "run_id", "seq", "type",
+    "topic", "state", "previous_state", "trigger", "tool_name", "call_id", "input", "output",
+    "code", "is_error", "at", "model", "input_tokens", "cached_input_tokens", "output_tokens",
+    "reasoning_tokens", "cost_usd",
+)  # fmt: skip
+MESSAGE_COLUMNS: Final = (
+    "event_uuid", "conversation_id", "run_id", "session_id", "exchange_id", "role", "text",
+    "created_at",
+)  # fmt: skip
+CONVERSATION_COLUMNS: Final = ("id", "session_id", "created_at", "updated_at")
+RUN_COLUMNS: Final = ("id", "conversation_id", "session_id", "exchange_id", "status", "started_at")
+_CALL: Final = ("run_id", "call_id", "conversation_id", "name", "arguments")
+TOOL_REQUESTED_COLUMNS: Final = (*_CALL, "requested_at")
+TOOL_EXECUTED_COLUMNS: Final = (
+    *_CALL, "output", "is_error", "error_type", "duration_s", "executed_at",
+)  # fmt: skip
+TOOL_SUBMITTED_COLUMNS: Final = (*_CALL, "output", "submitted_at")
 
 
 def _insert(dialect: str, model: type[Base]) -> Any:
@@ -208,3 +246,60 @@ def statements_for(dialect: str) -> Statements:
         backfill_conversation=by_session,
         backfill_run=by_exchange,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStatements:
+    """The writer's statements compiled for one driver (all but the assistants' upsert,
+    whose JSON column SQLAlchemy serializes: it is rare)."""
+
+    insert_events: DriverStatement
+    insert_messages: DriverStatement
+    insert_conversations: DriverStatement
+    insert_runs: DriverStatement
+    tool_requested: DriverStatement
+    tool_executed: DriverStatement
+    tool_submitted: DriverStatement
+    touch_conversations: DriverStatement
+    claim_sessions: DriverStatement
+    note_conversations: DriverStatement
+    set_titles: DriverStatement
+    change_runs: DriverStatement
+    sum_usage: DriverStatement
+    backfill_conversation: tuple[DriverStatement, DriverStatement]
+    backfill_run: tuple[DriverStatement, DriverStatement]
+
+
+@functools.cache
+def _driver_statements(dialect_type: type[Dialect], dialect_name: str) -> DriverStatements:
+    dialect = dialect_type()
+    sql = statements_for(dialect_name)
+
+    def each(statement: Any, columns: tuple[str, ...] | None = None) -> DriverStatement:
+        return compile_for_driver(statement, dialect, columns)
+
+    return DriverStatements(
+        insert_events=each(sql.insert_events, EVENT_COLUMNS),
+        insert_messages=each(sql.insert_messages, MESSAGE_COLUMNS),
+        insert_conversations=each(sql.insert_conversations, CONVERSATION_COLUMNS),
+        insert_runs=each(sql.insert_runs, RUN_COLUMNS),
+        tool_requested=each(sql.tool_requested, TOOL_REQUESTED_COLUMNS),
+        tool_executed=each(sql.tool_executed, TOOL_EXECUTED_COLUMNS),
+        tool_submitted=each(sql.tool_submitted, TOOL_SUBMITTED_COLUMNS),
+        touch_conversations=each(sql.touch_conversations),
+        claim_sessions=each(sql.claim_sessions),
+        note_conversations=each(sql.note_conversations),
+        set_titles=each(sql.set_titles),
+        change_runs=each(sql.change_runs),
+        sum_usage=each(sql.sum_usage),
+        backfill_conversation=(
+            each(sql.backfill_conversation[0]),
+            each(sql.backfill_conversation[1]),
+        ),
+        backfill_run=(each(sql.backfill_run[0]), each(sql.backfill_run[1])),
+    )
+
+
+def driver_statements_for(dialect: Dialect) -> DriverStatements:
+    """The writer's statements compiled for `dialect`'s driver, once per kind of dialect."""
+    return _driver_statements(type(dialect), dialect.name)

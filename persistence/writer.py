@@ -24,64 +24,49 @@ from persistence.batch_plan import BatchPlan, RunStart, WriterMemory, plan_batch
 from persistence.engine import SQLITE_BEGIN_OPTION
 from persistence.models import Run
 from persistence.records import AssistantRecord, EventRecord, Record
-from persistence.statements import Statements, statements_for
+from persistence.statements import (
+    EVENT_COLUMNS,
+    DriverStatements,
+    Statements,
+    driver_statements_for,
+    statements_for,
+)
 
 __all__ = ["BatchWriter"]
 
-_EVENT_COLUMNS = (
-    "event_uuid", "session_id", "exchange_id", "conversation_id", "run_id", "seq", "type",
-    "topic", "state", "previous_state", "trigger", "tool_name", "call_id", "input", "output",
-    "code", "is_error", "at", "model", "input_tokens", "cached_input_tokens", "output_tokens",
-    "reasoning_tokens", "cost_usd",
-)  # fmt: skip
+_event_row = attrgetter(*EVENT_COLUMNS)
+"""An event's ``run_events`` values, in `EVENT_COLUMNS` order."""
 
 
-_event_values = attrgetter(*_EVENT_COLUMNS)
+def _message_row(event: EventRecord) -> tuple[Any, ...]:
+    """`MESSAGE_COLUMNS` of a message event."""
+    return (
+        event.event_uuid, event.conversation_id, event.run_id, event.session_id,
+        event.exchange_id, event.role, event.message_text or "", event.at,
+    )  # fmt: skip
 
 
-def _message_row(event: EventRecord) -> dict[str, Any]:
-    return {
-        "event_uuid": event.event_uuid,
-        "conversation_id": event.conversation_id,
-        "run_id": event.run_id,
-        "session_id": event.session_id,
-        "exchange_id": event.exchange_id,
-        "role": event.role,
-        "text": event.message_text or "",
-        "created_at": event.at,
-    }
-
-
-def _tool_rows(plan: BatchPlan) -> dict[str, list[dict[str, Any]]]:
-    """Tool-call rows by kind (requested, executed, submitted), in batch order."""
-    rows: dict[str, list[dict[str, Any]]] = {"requested": [], "executed": [], "submitted": []}
+def _tool_rows(plan: BatchPlan) -> tuple[list[tuple[Any, ...]], ...]:
+    """Tool-call rows (requested, executed, submitted: their ``TOOL_*_COLUMNS``), in batch
+    order."""
+    requested: list[tuple[Any, ...]] = []
+    executed: list[tuple[Any, ...]] = []
+    submitted: list[tuple[Any, ...]] = []
     for event in plan.events:
         if not event.calls or event.run_id is None:
             continue
+        run, conversation, at = event.run_id, event.conversation_id, event.at
         for call in event.calls:
-            row: dict[str, Any] = {
-                "run_id": event.run_id,
-                "call_id": call.call_id,
-                "conversation_id": event.conversation_id,
-                "name": call.name,
-                "arguments": call.arguments or "",
-            }
+            row = (run, call.call_id, conversation, call.name, call.arguments or "")
             if event.type == "ActionRequired":
-                rows["requested"].append(row | {"requested_at": event.at})
+                requested.append((*row, at))
             elif event.type == "ToolExecuted":
-                rows["executed"].append(
-                    row
-                    | {
-                        "output": call.output,
-                        "is_error": call.is_error,
-                        "error_type": call.error_type,
-                        "duration_s": call.duration_s,
-                        "executed_at": event.at,
-                    }
+                executed.append(
+                    (*row, call.output, call.is_error, call.error_type, call.duration_s, at)
                 )
             else:
-                rows["submitted"].append(row | {"output": call.output, "submitted_at": event.at})
-    return rows
+                submitted.append((*row, call.output, at))
+    return requested, executed, submitted
 
 
 class BatchWriter:
@@ -90,6 +75,7 @@ class BatchWriter:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._sql: Statements = statements_for(engine.dialect.name)
+        self._driver: DriverStatements = driver_statements_for(engine.dialect)
         self.memory = WriterMemory()
 
     def write(self, batch: Sequence[Record]) -> None:
@@ -102,64 +88,47 @@ class BatchWriter:
         self.memory.learn(plan)
 
     def _apply(self, connection: Connection, plan: BatchPlan) -> None:
-        sql = self._sql
-        run = connection.execute
+        sql = self._driver
         if plan.assistants:
-            run(sql.upsert_assistants, [_assistant_row(a) for a in plan.assistants])
+            connection.execute(
+                self._sql.upsert_assistants, [_assistant_row(a) for a in plan.assistants]
+            )
         self._conversations(connection, plan)
-        if plan.run_starts:
-            run(sql.insert_runs, [_run_row(start) for start in plan.run_starts])
+        sql.insert_runs.run(connection, [_run_row(start) for start in plan.run_starts])
         self._backfill(connection, plan)
-        if plan.events:
-            rows = [dict(zip(_EVENT_COLUMNS, _event_values(e), strict=True)) for e in plan.events]
-            run(sql.insert_events, rows)
-        if messages := plan.messages:
-            run(sql.insert_messages, [_message_row(e) for e in messages])
-        tools = _tool_rows(plan)
-        for kind, statement in (
-            ("requested", sql.tool_requested),
-            ("executed", sql.tool_executed),
-            ("submitted", sql.tool_submitted),
-        ):
-            if tools[kind]:
-                run(statement, tools[kind])
+        sql.insert_events.run(connection, [_event_row(e) for e in plan.events])
+        sql.insert_messages.run(connection, [_message_row(e) for e in plan.messages])
+        requested, executed, submitted = _tool_rows(plan)
+        sql.tool_requested.run(connection, requested)
+        sql.tool_executed.run(connection, executed)
+        sql.tool_submitted.run(connection, submitted)
         if plan.run_changes:
-            run(sql.change_runs, self._run_change_rows(connection, plan))
-        if usage_runs := plan.usage_runs:
-            run(sql.sum_usage, [{"b_id": run_id} for run_id in usage_runs])
-        if titled := plan.titled_conversations:
-            run(sql.set_titles, [{"b_id": c} for c in sorted(titled)])
+            sql.change_runs.run_dicts(connection, self._run_change_rows(connection, plan))
+        sql.sum_usage.run_dicts(connection, [{"b_id": run_id} for run_id in plan.usage_runs])
+        titled = sorted(plan.titled_conversations)
+        sql.set_titles.run_dicts(connection, [{"b_id": c} for c in titled])
 
     def _conversations(self, connection: Connection, plan: BatchPlan) -> None:
-        sql = self._sql
-        rows = [
-            {"id": s.conversation_id, "session_id": s.session_id,
-             "created_at": s.first_at, "updated_at": s.last_at}
-            for s in plan.conversations.values()
-        ] + [
-            {"id": n.conversation_id, "session_id": None, "created_at": n.at, "updated_at": n.at}
+        sql = self._driver
+        spans = plan.conversations.values()
+        rows = [(s.conversation_id, s.session_id, s.first_at, s.last_at) for s in spans] + [
+            (n.conversation_id, None, n.at, n.at) for n in plan.notes
+        ]
+        sql.insert_conversations.run(connection, rows)
+        sql.touch_conversations.run_dicts(
+            connection, [{"b_id": s.conversation_id, "b_at": s.last_at} for s in spans]
+        )
+        claims = [
+            {"b_id": s.conversation_id, "b_session": s.session_id}
+            for s in spans
+            if s.session_id is not None
+        ]
+        sql.claim_sessions.run_dicts(connection, claims)
+        notes = [
+            {"b_id": n.conversation_id, "b_assistant": n.assistant_id, "b_backend": n.backend}
             for n in plan.notes
-        ]  # fmt: skip
-        if rows:
-            connection.execute(sql.insert_conversations, rows)
-        if plan.conversations:
-            touched = [
-                {"b_id": s.conversation_id, "b_at": s.last_at} for s in plan.conversations.values()
-            ]
-            connection.execute(sql.touch_conversations, touched)
-            claims = [
-                {"b_id": s.conversation_id, "b_session": s.session_id}
-                for s in plan.conversations.values()
-                if s.session_id is not None
-            ]
-            if claims:
-                connection.execute(sql.claim_sessions, claims)
-        if plan.notes:
-            notes = [
-                {"b_id": n.conversation_id, "b_assistant": n.assistant_id, "b_backend": n.backend}
-                for n in plan.notes
-            ]
-            connection.execute(sql.note_conversations, notes)
+        ]
+        sql.note_conversations.run_dicts(connection, notes)
 
     def _backfill(self, connection: Connection, plan: BatchPlan) -> None:
         """Attach rows stored (in earlier batches) before their conversation or run id."""
@@ -171,10 +140,10 @@ class BatchWriter:
             {"b_exchange": exchange, "b_run": run}
             for exchange, run in plan.exchange_bindings.items()
         ]
-        for statement in self._sql.backfill_conversation if sessions else ():
-            connection.execute(statement, sessions)
-        for statement in self._sql.backfill_run if exchanges else ():
-            connection.execute(statement, exchanges)
+        for statement in self._driver.backfill_conversation:
+            statement.run_dicts(connection, sessions)
+        for statement in self._driver.backfill_run:
+            statement.run_dicts(connection, exchanges)
 
     def _run_change_rows(self, connection: Connection, plan: BatchPlan) -> list[dict[str, Any]]:
         starts = plan.known_starts
@@ -214,12 +183,9 @@ def _assistant_row(record: AssistantRecord) -> dict[str, Any]:
     }
 
 
-def _run_row(start: RunStart) -> dict[str, Any]:
-    return {
-        "id": start.run_id,
-        "conversation_id": start.conversation_id,
-        "session_id": start.session_id,
-        "exchange_id": start.exchange_id,
-        "status": start.status,
-        "started_at": start.started_at,
-    }
+def _run_row(start: RunStart) -> tuple[Any, ...]:
+    """`RUN_COLUMNS` of a run first seen in the batch."""
+    return (
+        start.run_id, start.conversation_id, start.session_id, start.exchange_id,
+        start.status, start.started_at,
+    )  # fmt: skip
