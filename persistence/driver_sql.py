@@ -11,6 +11,11 @@ the rest in C (sqlite3's ``executemany``; psycopg's in pipeline mode).
 The one conversion SQLAlchemy did that matters is the time columns' (`UTCDateTime`): timezone
 aware in, UTC out, naive refused; on sqlite, UTC wall time as text in SQLAlchemy's own format.
 `time_value` does it; a test holds it equal to `UTCDateTime`'s bind processing.
+
+On PostgreSQL with psycopg, the two inserts with the most rows (events, messages) go through
+``COPY`` (`CopyInsert`): psycopg's ``executemany`` still costs about 10 µs of client CPU per
+row, ``COPY`` a third of it. The rows are copied into a temporary table, then moved with the
+same ``INSERT ... ON CONFLICT DO NOTHING`` in their batch order, in the batch's transaction.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from persistence.models import UTCDateTime
 
-__all__ = ["DriverStatement", "compile_for_driver", "time_value"]
+__all__ = ["CopyInsert", "DriverStatement", "Insert", "compile_for_driver", "time_value"]
 
 TimeValue = Callable[[datetime | None], Any]
 
@@ -135,3 +141,75 @@ def compile_for_driver(
         constants=constants,
         time=time_value(dialect.name),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CopyInsert:
+    """An ``INSERT ... ON CONFLICT DO NOTHING`` of many rows through ``COPY`` (psycopg only).
+
+    The rows go to a temporary table (one per session, emptied at every commit), then into
+    the target in their given order (a position column), conflicts ignored as before.
+    """
+
+    create: str
+    copy: str
+    move: str
+    times: tuple[int, ...]
+    time: TimeValue
+
+    @classmethod
+    def build(cls, dialect: Dialect, table: str, key: str, like: DriverStatement) -> CopyInsert:
+        """The `like` insert (its columns and times) into `table`, ignoring conflicts on `key`."""
+        columns = like.names
+        quote = dialect.identifier_preparer.quote
+        listed = ", ".join(quote(c) for c in columns)
+        scratch = quote(f"recorder_copy_{table}")
+        return cls(
+            create=(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS AS "
+                f"SELECT 0::integer AS batch_position, {listed} FROM {quote(table)} WITH NO DATA"
+            ),
+            copy=f"COPY {scratch} (batch_position, {listed}) FROM STDIN",
+            move=(
+                f"INSERT INTO {quote(table)} ({listed}) SELECT {listed} FROM {scratch} "
+                f"ORDER BY batch_position ON CONFLICT ({quote(key)}) DO NOTHING"
+            ),
+            times=like.times,
+            time=like.time,
+        )
+
+    def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        connection.exec_driver_sql(self.create)
+        pooled = connection.connection
+        cursor: Any = pooled.cursor()  # psycopg's, for its COPY
+        try:
+            with cursor.copy(self.copy) as copy:
+                write, times, time = copy.write_row, self.times, self.time
+                for position, row in enumerate(rows):
+                    if times:
+                        values = list(row)
+                        for at in times:
+                            values[at] = time(values[at])
+                        row = tuple(values)
+                    write((position, *row))
+        except connection.dialect.loaded_dbapi.Error as exc:
+            # Raised as SQLAlchemy would have (an outage is then told from a refused record).
+            raise DBAPIError.instance(
+                self.copy,
+                None,
+                exc,
+                connection.dialect.loaded_dbapi.Error,
+                connection_invalidated=connection.dialect.is_disconnect(
+                    exc, pooled.dbapi_connection, cursor
+                ),
+                dialect=connection.dialect,
+            ) from exc
+        finally:
+            cursor.close()
+        connection.exec_driver_sql(self.move)
+
+
+Insert = DriverStatement | CopyInsert
+"""A hot insert, either way."""

@@ -20,7 +20,7 @@ from typing import Any, Final
 from sqlalchemy import Dialect, Float, String, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from persistence.driver_sql import DriverStatement, compile_for_driver
+from persistence.driver_sql import CopyInsert, DriverStatement, Insert, compile_for_driver
 from persistence.models import (
     Assistant,
     Base,
@@ -253,8 +253,8 @@ class DriverStatements:
     """The writer's statements compiled for one driver (all but the assistants' upsert,
     whose JSON column SQLAlchemy serializes: it is rare)."""
 
-    insert_events: DriverStatement
-    insert_messages: DriverStatement
+    insert_events: Insert
+    insert_messages: Insert
     insert_conversations: DriverStatement
     insert_runs: DriverStatement
     tool_requested: DriverStatement
@@ -278,9 +278,16 @@ def _driver_statements(dialect_type: type[Dialect], dialect_name: str) -> Driver
     def each(statement: Any, columns: tuple[str, ...] | None = None) -> DriverStatement:
         return compile_for_driver(statement, dialect, columns)
 
+    def many(statement: Any, columns: tuple[str, ...], table: str) -> Insert:
+        """An insert of up to a row per event: through COPY where the driver can."""
+        compiled = each(statement, columns)
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            return CopyInsert.build(dialect, table, "event_uuid", like=compiled)
+        return compiled
+
     return DriverStatements(
-        insert_events=each(sql.insert_events, EVENT_COLUMNS),
-        insert_messages=each(sql.insert_messages, MESSAGE_COLUMNS),
+        insert_events=many(sql.insert_events, EVENT_COLUMNS, "run_events"),
+        insert_messages=many(sql.insert_messages, MESSAGE_COLUMNS, "messages"),
         insert_conversations=each(sql.insert_conversations, CONVERSATION_COLUMNS),
         insert_runs=each(sql.insert_runs, RUN_COLUMNS),
         tool_requested=each(sql.tool_requested, TOOL_REQUESTED_COLUMNS),
