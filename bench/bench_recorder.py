@@ -23,7 +23,9 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -87,17 +89,33 @@ def _mediators(count: int) -> list[MediatorBasic]:
     return made
 
 
+def _thread_cpu_s(thread: threading.Thread | None) -> float:
+    """CPU seconds `thread` has used so far (Linux and other POSIX systems)."""
+    assert thread is not None
+    assert thread.ident is not None
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
 async def bench_burst(engine: Engine, exchanges: int) -> dict[str, float]:
-    """Publish `exchanges` x 14 events as fast as possible; time until all are durable."""
+    """Publish `exchanges` x 14 events as fast as possible; time until all are durable.
+
+    Also the CPU the recorder's writer thread used per event (turning events into records,
+    planning, the driver's work: what the recorder adds to a conversation's CPU besides the
+    append), and the whole process's CPU per event.
+    """
     recorder = Recorder(engine, batch_size=1000, flush_interval_s=0.05).start()
     mediators = _mediators(20)
     try:
+        writer_cpu = _thread_cpu_s(recorder._thread)
+        process_cpu = time.process_time()
         started = time.perf_counter()
         for n in range(exchanges):
             await _exchange(mediators[n % len(mediators)], f"run_{uuid.uuid4().hex}")
         published = time.perf_counter()
         assert recorder.flush(600), recorder.stats
         durable = time.perf_counter()
+        writer_cpu = _thread_cpu_s(recorder._thread) - writer_cpu
+        process_cpu = time.process_time() - process_cpu
     finally:
         recorder.close()
     events = exchanges * EVENTS_PER_EXCHANGE
@@ -105,6 +123,8 @@ async def bench_burst(engine: Engine, exchanges: int) -> dict[str, float]:
         "events": events,
         "events_per_s": events / (durable - started),
         "publish_us_per_event": (published - started) / events * 1e6,
+        "writer_cpu_us_per_event": writer_cpu / events * 1e6,
+        "process_cpu_us_per_event": process_cpu / events * 1e6,
     }
 
 
@@ -277,9 +297,12 @@ def run_kind(kind: str, folder: Path, args: argparse.Namespace) -> dict[str, Any
     with database(kind, folder) as url:
         engine = make_engine(url)
         upgrade_schema(engine)
-        result["burst"] = asyncio.run(bench_burst(engine, args.exchanges))
+        bursts = [asyncio.run(bench_burst(engine, args.exchanges)) for _ in range(args.repeat)]
+        result["bursts"] = bursts
         result["paced"] = asyncio.run(bench_paced(engine, args.rate, args.seconds))
         engine.dispose()
+    if args.recorder_only:
+        return result
     with database(kind, folder) as url:
         engine = make_engine(url)
         upgrade_schema(engine)
@@ -293,23 +316,39 @@ def _history_cell(query: str) -> Callable[[dict[str, Any]], str]:
     return lambda result: f"{result['history'][query]:.1f}"
 
 
+def _spread(key: str, digits: int = 1) -> Callable[[dict[str, Any]], str]:
+    """The bursts' median of `key`, with (min-max) when there were several."""
+
+    def cell(result: dict[str, Any]) -> str:
+        values = sorted(burst[key] for burst in result["bursts"])
+        median = f"{statistics.median(values):,.{digits}f}"
+        if len(values) == 1:
+            return median
+        return f"{median} ({values[0]:,.{digits}f}-{values[-1]:,.{digits}f})"
+
+    return cell
+
+
 def table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     kinds = list(results)
     head = "| measure | " + " | ".join(kinds) + " |\n|---|" + "---:|" * len(kinds) + "\n"
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("recorder: events/s, publish to durable (burst of "
-         f"{args.exchanges * EVENTS_PER_EXCHANGE} events)",
-         lambda r: f"{r['burst']['events_per_s']:,.0f}"),
+         f"{args.exchanges * EVENTS_PER_EXCHANGE} events)", _spread("events_per_s", 0)),
         ("publisher cost per event (µs, listener + mediator)",
-         lambda r: f"{r['burst']['publish_us_per_event']:.1f}"),
+         _spread("publish_us_per_event")),
+        ("writer thread CPU per event (µs)", _spread("writer_cpu_us_per_event")),
+        ("process CPU per event, publisher + writer (µs)",
+         _spread("process_cpu_us_per_event")),
         (f"publish to durable at {args.rate} events/s: p50 (ms)",
          lambda r: f"{r['paced']['p50_ms']:.1f}"),
         (f"publish to durable at {args.rate} events/s: p99 (ms)",
          lambda r: f"{r['paced']['p99_ms']:.1f}"),
-        (f"bulk load of {args.runs:,} runs (s)", lambda r: f"{r['populate_s']:.1f}"),
     ]  # fmt: skip
-    for query in next(iter(results.values()))["history"]:
-        rows.append((f"{query} (ms)", _history_cell(query)))
+    if not args.recorder_only:
+        rows.append((f"bulk load of {args.runs:,} runs (s)", lambda r: f"{r['populate_s']:.1f}"))
+        for query in next(iter(results.values()))["history"]:
+            rows.append((f"{query} (ms)", _history_cell(query)))
     body = "".join(
         f"| {label} | " + " | ".join(cell(results[k]) for k in kinds) + " |\n"
         for label, cell in rows
@@ -324,22 +363,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="paced duration")
     parser.add_argument("--runs", type=int, default=100_000, help="runs in the history database")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="bursts per database")
+    parser.add_argument(
+        "--recorder-only", action="store_true", help="skip the history database and queries"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the table goes")
     args = parser.parse_args()
     kinds = ["sqlite"] if args.no_postgres else ["sqlite", "postgresql"]
     results: dict[str, dict[str, Any]] = {}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as folder:
         for kind in kinds:
             print(f"benchmarking {kind}...", flush=True)
             results[kind] = run_kind(kind, Path(folder), args)
+            loads.append(os.getloadavg()[0])
+    command = " ".join(["python -m bench.bench_recorder", *sys.argv[1:]])
     report = (
         "# Recorder and history benchmark\n\n"
-        f"`python -m bench.bench_recorder` on {datetime.now(UTC):%Y-%m-%d}, "
-        f"{os.cpu_count()} CPUs. sqlite: WAL file on local disk; PostgreSQL: local server.\n\n"
-        + table(results, args)
+        f"`{command}` on {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} CPUs, 1-minute load "
+        f"average {min(loads):.1f} to {max(loads):.1f} during the run. sqlite: WAL file on "
+        "local disk; PostgreSQL: local server (its own CPU is not in the figures). Bursts: "
+        f"median (min-max) of {args.repeat}.\n\n" + table(results, args)
     )
     print(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report)
 
 
 if __name__ == "__main__":

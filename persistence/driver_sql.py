@@ -20,7 +20,6 @@ same ``INSERT ... ON CONFLICT DO NOTHING`` in their batch order, in the batch's 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,7 +85,7 @@ class DriverStatement:
             return
         if self.times:
             rows = [self._convert(row) for row in rows]
-        connection.exec_driver_sql(self.sql, rows)  # type: ignore[arg-type]
+        connection.exec_driver_sql(self.sql, rows)
 
     def run_dicts(self, connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
         """Run the statement once per row given by parameter name (the statements' few rows)."""
@@ -106,7 +105,6 @@ class DriverStatement:
         return tuple(values)
 
 
-@functools.cache
 def _positional(dialect_type: type[Dialect]) -> Dialect:
     """A dialect of `dialect_type` with positional parameters (``?`` or ``%s``)."""
     dialect = dialect_type()
@@ -125,14 +123,13 @@ def compile_for_driver(
     compiled = statement.compile(
         dialect=positional, column_keys=list(columns) if columns is not None else None
     )
-    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+    assert isinstance(compiled, SQLCompiler)
+    assert compiled.positiontup is not None
     names = tuple(compiled.positiontup)
     if columns is not None and names != tuple(columns):
         raise AssertionError(f"{statement.table}: compiled order {names} is not {columns}")
     binds = compiled.binds  # by the names the compiled SQL uses
-    times = tuple(
-        i for i, name in enumerate(names) if isinstance(binds[name].type, UTCDateTime)
-    )
+    times = tuple(i for i, name in enumerate(names) if isinstance(binds[name].type, UTCDateTime))
     constants = {name: binds[name].value for name in names if not binds[name].required}
     return DriverStatement(
         sql=compiled.string,
@@ -182,6 +179,11 @@ class CopyInsert:
         if not rows:
             return
         connection.exec_driver_sql(self.create)
+        self.copy_rows(connection, rows)
+        connection.exec_driver_sql(self.move)
+
+    def copy_rows(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """COPY `rows` into the temporary table; the driver's errors raised as SQLAlchemy's."""
         pooled = connection.connection
         cursor: Any = pooled.cursor()  # psycopg's, for its COPY
         try:
@@ -195,20 +197,22 @@ class CopyInsert:
                         row = tuple(values)
                     write((position, *row))
         except connection.dialect.loaded_dbapi.Error as exc:
-            # Raised as SQLAlchemy would have (an outage is then told from a refused record).
+            # As SQLAlchemy would: a lost connection is invalidated (not rolled back, not
+            # pooled again) and the error raised as its own, so an outage is told from a
+            # refused record.
+            lost = connection.dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
+            if lost:
+                connection.invalidate(exc)
             raise DBAPIError.instance(
                 self.copy,
                 None,
                 exc,
                 connection.dialect.loaded_dbapi.Error,
-                connection_invalidated=connection.dialect.is_disconnect(
-                    exc, pooled.dbapi_connection, cursor
-                ),
+                connection_invalidated=lost,
                 dialect=connection.dialect,
             ) from exc
         finally:
             cursor.close()
-        connection.exec_driver_sql(self.move)
 
 
 Insert = DriverStatement | CopyInsert

@@ -270,10 +270,12 @@ class DriverStatements:
     backfill_run: tuple[DriverStatement, DriverStatement]
 
 
-@functools.cache
-def _driver_statements(dialect_type: type[Dialect], dialect_name: str) -> DriverStatements:
+_compiled: dict[type[Dialect], DriverStatements] = {}
+
+
+def _driver_statements(dialect_type: type[Dialect]) -> DriverStatements:
     dialect = dialect_type()
-    sql = statements_for(dialect_name)
+    sql = statements_for(dialect.name)
 
     def each(statement: Any, columns: tuple[str, ...] | None = None) -> DriverStatement:
         return compile_for_driver(statement, dialect, columns)
@@ -309,4 +311,7 @@ def _driver_statements(dialect_type: type[Dialect], dialect_name: str) -> Driver
 
 def driver_statements_for(dialect: Dialect) -> DriverStatements:
     """The writer's statements compiled for `dialect`'s driver, once per kind of dialect."""
-    return _driver_statements(type(dialect), dialect.name)
+    compiled = _compiled.get(type(dialect))
+    if compiled is None:  # two threads may both compile: the same result, either is kept
+        compiled = _compiled[type(dialect)] = _driver_statements(type(dialect))
+    return compiled
