@@ -3,16 +3,21 @@
 SQLAlchemy's ``executemany`` of a compiled statement processes every parameter of every row in
 Python (a dict per row, the bind processors of its types): that was most of the writer's CPU
 per stored event. Here each statement of `persistence.statements` is compiled once, for the
-engine's dialect with positional parameters, and the writer passes its rows as tuples through
-`Connection.exec_driver_sql`: the same connection and transaction, and the driver's errors
-wrapped as SQLAlchemy's (so an outage is still told from a refused record). The driver does
+engine's dialect with positional parameters, and the writer passes its rows as tuples to the
+driver's own cursor (`driver_cursor`): the same connection and transaction, and the driver's
+errors raised as SQLAlchemy's (so an outage is still told from a refused record). The driver does
 the rest in C (sqlite3's ``executemany``; psycopg's in pipeline mode).
 
 The one conversion SQLAlchemy did that matters is the time columns' (`UTCDateTime`): timezone
 aware in, UTC out, naive refused; on sqlite, UTC wall time as text in SQLAlchemy's own format.
 `time_value` does it; a test holds it equal to `UTCDateTime`'s bind processing.
 
-On PostgreSQL with psycopg, the two inserts with the most rows (events, messages) go through
+Why rows are not passed one by one where it can be helped: the driver lets go of the
+interpreter lock for each statement it steps (sqlite3 does per row of an ``executemany``), and
+while a publisher keeps the event loop busy, taking the lock back can wait the whole switch
+interval (5 ms): a writer that steps per row crawls exactly when events pour in. So on sqlite
+the inserts are multi-row ``VALUES`` statements (`ValuesInsert`, up to 256 rows in one step),
+and on PostgreSQL with psycopg the two inserts with the most rows (events, messages) go through
 ``COPY`` (`CopyInsert`): psycopg's ``executemany`` still costs about 10 µs of client CPU per
 row, ``COPY`` a third of it. The rows are copied into a temporary table, then moved with the
 same ``INSERT ... ON CONFLICT DO NOTHING`` in their batch order, in the batch's transaction.
@@ -20,11 +25,13 @@ same ``INSERT ... ON CONFLICT DO NOTHING`` in their batch order, in the batch's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
@@ -32,7 +39,15 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from persistence.models import UTCDateTime
 
-__all__ = ["CopyInsert", "DriverStatement", "Insert", "compile_for_driver", "time_value"]
+__all__ = [
+    "CopyInsert",
+    "DriverStatement",
+    "driver_cursor",
+    "Insert",
+    "ValuesInsert",
+    "compile_for_driver",
+    "time_value",
+]
 
 TimeValue = Callable[[datetime | None], Any]
 
@@ -85,7 +100,11 @@ class DriverStatement:
             return
         if self.times:
             rows = [self._convert(row) for row in rows]
-        connection.exec_driver_sql(self.sql, rows)
+        with driver_cursor(connection, self.sql) as cursor:
+            if len(rows) == 1:
+                cursor.execute(self.sql, rows[0])
+            else:
+                cursor.executemany(self.sql, rows)
 
     def run_dicts(self, connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
         """Run the statement once per row given by parameter name (the statements' few rows)."""
@@ -99,10 +118,82 @@ class DriverStatement:
             self.run(connection, [pick(row) for row in rows])
 
     def _convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        values = list(row)
-        for position in self.times:
-            values[position] = self.time(values[position])
-        return tuple(values)
+        return _converted(row, self.times, self.time)
+
+
+def _converted(row: tuple[Any, ...], times: tuple[int, ...], time: TimeValue) -> tuple[Any, ...]:
+    values = list(row)
+    for position in times:
+        values[position] = time(values[position])
+    return tuple(values)
+
+
+_VALUES_CHUNKS: Final = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+"""Rows per multi-row statement: a batch is cut in these sizes, so a handful of statement texts
+serve every batch (and stay in the driver's statement cache)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesInsert:
+    """An insert of many rows as a few multi-row ``VALUES`` statements (sqlite).
+
+    The same statement as `like`, its one row of placeholders repeated; rows go in in their
+    given order, each meeting ``ON CONFLICT`` as it would alone.
+    """
+
+    like: DriverStatement
+    texts: dict[int, str] = field(default_factory=dict)
+    """The statement for each size in `_VALUES_CHUNKS`."""
+
+    @classmethod
+    def build(cls, like: DriverStatement) -> ValuesInsert:
+        head, values_and_tail = like.sql.split(" VALUES ", 1)
+        group_end = values_and_tail.index(")") + 1
+        group, tail = values_and_tail[:group_end], values_and_tail[group_end:]
+        texts = {n: f"{head} VALUES {', '.join([group] * n)}{tail}" for n in _VALUES_CHUNKS}
+        return cls(like, texts)
+
+    def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        like = self.like
+        if like.times:
+            rows = [_converted(row, like.times, like.time) for row in rows]
+        start = 0
+        with driver_cursor(connection, like.sql) as cursor:
+            for size in _VALUES_CHUNKS:
+                while len(rows) - start >= size:
+                    chunk = rows[start : start + size]
+                    cursor.execute(self.texts[size], tuple(chain.from_iterable(chunk)))
+                    start += size
+
+
+@contextmanager
+def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
+    """The driver's own cursor, in `connection`'s transaction; its errors raised as SQLAlchemy
+    raises them (named after `statement`, never with the values).
+
+    As SQLAlchemy does, a lost connection is invalidated (not rolled back, not pooled again)
+    and the error says so: the recorder tells an outage from a refused record by that.
+    Going around SQLAlchemy here saves its work per statement, a good part of a small batch.
+    """
+    pooled = connection.connection
+    cursor = pooled.cursor()
+    try:
+        yield cursor
+    except connection.dialect.loaded_dbapi.Error as exc:
+        lost = connection.dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            statement,
+            None,
+            exc,
+            connection.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=connection.dialect,
+        ) from exc
+    finally:
+        with suppress(Exception):  # a cursor of a connection already gone
+            cursor.close()
 
 
 def _positional(dialect_type: type[Dialect]) -> Dialect:
@@ -178,42 +269,16 @@ class CopyInsert:
     def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        connection.exec_driver_sql(self.create)
-        self.copy_rows(connection, rows)
-        connection.exec_driver_sql(self.move)
-
-    def copy_rows(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        """COPY `rows` into the temporary table; the driver's errors raised as SQLAlchemy's."""
-        pooled = connection.connection
-        cursor: Any = pooled.cursor()  # psycopg's, for its COPY
-        try:
+        with driver_cursor(connection, self.copy) as cursor:
+            cursor.execute(self.create)
             with cursor.copy(self.copy) as copy:
                 write, times, time = copy.write_row, self.times, self.time
                 for position, row in enumerate(rows):
                     if times:
-                        values = list(row)
-                        for at in times:
-                            values[at] = time(values[at])
-                        row = tuple(values)
+                        row = _converted(row, times, time)
                     write((position, *row))
-        except connection.dialect.loaded_dbapi.Error as exc:
-            # As SQLAlchemy would: a lost connection is invalidated (not rolled back, not
-            # pooled again) and the error raised as its own, so an outage is told from a
-            # refused record.
-            lost = connection.dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
-            if lost:
-                connection.invalidate(exc)
-            raise DBAPIError.instance(
-                self.copy,
-                None,
-                exc,
-                connection.dialect.loaded_dbapi.Error,
-                connection_invalidated=lost,
-                dialect=connection.dialect,
-            ) from exc
-        finally:
-            cursor.close()
+            cursor.execute(self.move)
 
 
-Insert = DriverStatement | CopyInsert
+Insert = DriverStatement | ValuesInsert | CopyInsert
 """A hot insert, either way."""

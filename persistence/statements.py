@@ -20,7 +20,13 @@ from typing import Any, Final
 from sqlalchemy import Dialect, Float, String, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from persistence.driver_sql import CopyInsert, DriverStatement, Insert, compile_for_driver
+from persistence.driver_sql import (
+    CopyInsert,
+    DriverStatement,
+    Insert,
+    ValuesInsert,
+    compile_for_driver,
+)
 from persistence.models import (
     Assistant,
     Base,
@@ -255,11 +261,11 @@ class DriverStatements:
 
     insert_events: Insert
     insert_messages: Insert
-    insert_conversations: DriverStatement
-    insert_runs: DriverStatement
-    tool_requested: DriverStatement
-    tool_executed: DriverStatement
-    tool_submitted: DriverStatement
+    insert_conversations: Insert
+    insert_runs: Insert
+    tool_requested: Insert
+    tool_executed: Insert
+    tool_submitted: Insert
     touch_conversations: DriverStatement
     claim_sessions: DriverStatement
     note_conversations: DriverStatement
@@ -280,21 +286,26 @@ def _driver_statements(dialect_type: type[Dialect]) -> DriverStatements:
     def each(statement: Any, columns: tuple[str, ...] | None = None) -> DriverStatement:
         return compile_for_driver(statement, dialect, columns)
 
+    def insert(statement: Any, columns: tuple[str, ...]) -> Insert:
+        """Multi-row on sqlite; else one row per step (psycopg pipelines them)."""
+        compiled = each(statement, columns)
+        return ValuesInsert.build(compiled) if dialect.name == "sqlite" else compiled
+
     def many(statement: Any, columns: tuple[str, ...], table: str) -> Insert:
         """An insert of up to a row per event: through COPY where the driver can."""
-        compiled = each(statement, columns)
         if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            compiled = each(statement, columns)
             return CopyInsert.build(dialect, table, "event_uuid", like=compiled)
-        return compiled
+        return insert(statement, columns)
 
     return DriverStatements(
         insert_events=many(sql.insert_events, EVENT_COLUMNS, "run_events"),
         insert_messages=many(sql.insert_messages, MESSAGE_COLUMNS, "messages"),
-        insert_conversations=each(sql.insert_conversations, CONVERSATION_COLUMNS),
-        insert_runs=each(sql.insert_runs, RUN_COLUMNS),
-        tool_requested=each(sql.tool_requested, TOOL_REQUESTED_COLUMNS),
-        tool_executed=each(sql.tool_executed, TOOL_EXECUTED_COLUMNS),
-        tool_submitted=each(sql.tool_submitted, TOOL_SUBMITTED_COLUMNS),
+        insert_conversations=insert(sql.insert_conversations, CONVERSATION_COLUMNS),
+        insert_runs=insert(sql.insert_runs, RUN_COLUMNS),
+        tool_requested=insert(sql.tool_requested, TOOL_REQUESTED_COLUMNS),
+        tool_executed=insert(sql.tool_executed, TOOL_EXECUTED_COLUMNS),
+        tool_submitted=insert(sql.tool_submitted, TOOL_SUBMITTED_COLUMNS),
         touch_conversations=each(sql.touch_conversations),
         claim_sessions=each(sql.claim_sessions),
         note_conversations=each(sql.note_conversations),

@@ -168,16 +168,19 @@ def test_postgresql_refusing_a_value_mid_copy_is_a_refusal_not_an_outage(
         assert connection.scalar(text("SELECT count(*) FROM run_events")) == 0
 
 
-def test_postgresql_connection_lost_mid_copy_is_an_outage(
+def test_postgresql_connection_lost_in_the_writer_is_an_outage(
     pg_engine: Engine, pg_admin: Engine
 ) -> None:
+    """The driver's error, raised as SQLAlchemy's: the connection invalidated, so it is not
+    pooled again and the recorder retries (rather than dropping the batch's records)."""
     insert = driver_statements_for(pg_engine.dialect).insert_events
     assert isinstance(insert, CopyInsert)
     with pg_engine.connect() as connection:
-        connection.exec_driver_sql(insert.create)
         pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         with pg_admin.connect() as admin:
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         with pytest.raises(OperationalError) as lost:
-            insert.copy_rows(connection, [_event_row(_event(1))])
+            insert.run(connection, [_event_row(_event(1))])
+        assert connection.invalidated
     assert _is_transient(lost.value)
+    BatchWriter(pg_engine).write([_event(2)])  # the pool gives a new connection
