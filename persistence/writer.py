@@ -2,12 +2,14 @@
 
 `BatchWriter.write(batch)` plans the batch (`persistence.batch_plan`) and applies the plan in a
 single transaction (``BEGIN IMMEDIATE`` on sqlite, so a locked file makes it wait its busy
-timeout, then fail cleanly), as a handful of executemany statements
-(`persistence.statements`), compiled once for the driver and given plain tuples
-(`persistence.driver_sql`; on PostgreSQL the events and messages go through COPY). Writing the same batch again changes nothing: events and messages
-are inserted with ``ON CONFLICT DO NOTHING`` on their ``event_uuid``, conversations and runs
-on their ids, tool calls are upserts on (run, call id), and every update sets values that do
-not depend on how often it runs. So a retry after a commit whose acknowledgement was lost
+timeout, then fail cleanly), as a handful of statements (`persistence.statements`) compiled
+once for the driver and given plain tuples (`persistence.driver_sql`: multi-row ``VALUES`` on
+sqlite; on PostgreSQL, events and messages through ``COPY``).
+
+Writing the same batch again changes nothing: events and messages are inserted with ``ON
+CONFLICT DO NOTHING`` on their ``event_uuid``, conversations and runs on their ids, tool calls
+are upserts on (run, call id), and every update sets values that do not depend on how often
+it runs. So a retry after a commit whose acknowledgement was lost
 cannot duplicate anything.
 
 Only the recorder's writer thread uses a `BatchWriter`; it is not thread-safe.
