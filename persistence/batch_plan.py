@@ -212,7 +212,9 @@ def _run_change(
     run = event.run_id
     if run is None:
         return
-    change = plan.run_changes.setdefault(run, RunChange(run, event.state))
+    change = plan.run_changes.get(run)
+    if change is None:  # not setdefault: that would make a RunChange for every event
+        change = plan.run_changes[run] = RunChange(run, event.state)
     change.status = event.state
     if event.type == "StateChanged" and event.state in _TERMINAL:
         change.ended_at = event.at
