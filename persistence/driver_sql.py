@@ -25,6 +25,7 @@ same ``INSERT ... ON CONFLICT DO NOTHING`` in their batch order, in the batch's 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -159,11 +160,23 @@ class ValuesInsert:
             rows = [_converted(row, like.times, like.time) for row in rows]
         start = 0
         with driver_cursor(connection, like.sql) as cursor:
+            most = _variable_limit(cursor) // len(like.names)
             for size in _VALUES_CHUNKS:
+                if size > most:  # an older or stricter sqlite: fewer rows per statement
+                    continue
                 while len(rows) - start >= size:
                     chunk = rows[start : start + size]
                     cursor.execute(self.texts[size], tuple(chain.from_iterable(chunk)))
                     start += size
+
+
+def _variable_limit(cursor: Any) -> int:
+    """How many parameters one statement may have on this sqlite connection (999 before
+    sqlite 3.32, 32,766 since, unless built otherwise)."""
+    getlimit = getattr(cursor.connection, "getlimit", None)
+    if getlimit is None:
+        return 999
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
 @contextmanager

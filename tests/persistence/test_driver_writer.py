@@ -8,6 +8,7 @@ result, with real sqlite files and a real PostgreSQL database.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,9 +16,10 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
 
-from persistence import Recorder, make_engine
+from persistence import Recorder, make_engine, upgrade_schema
 from persistence.driver_sql import CopyInsert, time_value
 from persistence.models import Message, RunEvent, ToolCallRow, UTCDateTime
 from persistence.recorder import _is_transient
@@ -146,10 +148,29 @@ async def test_a_record_refused_mid_batch_loses_and_duplicates_nothing(
     assert "MessageDelta seq" in caplog.text
 
 
+def test_a_sqlite_allowing_few_parameters_per_statement_gets_smaller_statements(
+    tmp_path: Any,
+) -> None:
+    """Rows go in as multi-row statements, sized to what the connection allows (999
+    parameters before sqlite 3.32): here 100, so at most 4 events a statement."""
+    engine = make_engine(f"sqlite:///{tmp_path}/few.db")
+    upgrade_schema(engine)
+    engine.dispose()
+
+    @listens_for(engine, "connect")
+    def _few_parameters(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+
+    batch = _batch()
+    BatchWriter(engine).write(batch)
+    with Session(engine) as session:
+        stored = session.scalars(select(RunEvent.event_uuid).order_by(RunEvent.id)).all()
+    assert stored == [r.event_uuid for r in batch if isinstance(r, EventRecord)]
+    engine.dispose()
+
+
 @pytest.fixture
 def pg_engine(pg_url: str) -> Any:
-    from persistence import upgrade_schema
-
     engine = make_engine(pg_url)
     upgrade_schema(engine)
     yield engine
