@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.event import listens_for
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 
 from persistence import Recorder, make_engine, upgrade_schema
