@@ -131,9 +131,9 @@ class QueuedJournal(Protocol):
     """A journal that can queue a write and say when it is durable, so that an event loop
     awaits the commit instead of lending a thread to each write."""
 
-    def submit(self, write: Callable[..., object], *args: Any) -> Future[None] | None:
-        """Queue what `write(*args)` (one of this journal's write methods) would write; the
-        future resolves when it is durable. None: `write` is not queued (call it instead)."""
+    def submit(self, call: Callable[..., object], *args: Any) -> Future[Any] | None:
+        """`call(*args)` (one of this journal's methods) without blocking: the future
+        resolves with its result, for a write once it is durable. None: call it instead."""
         ...
 
 

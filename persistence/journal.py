@@ -13,7 +13,13 @@ killed (SIGKILL, a crash): what exactly-once across a restart needs. A power cut
 operating-system crash may lose the last commits of a sqlite file (those not yet
 checkpointed), as it may the recorder's; use PostgreSQL where that matters.
 
-Each exchange is read back by folding its rows in order. The event recorder stays batched for
+Each exchange is read back by folding its rows in order. An exchange begun by this journal and
+not yet ended is read back from the rows this journal committed for it (`_live`), without a
+query: every fact of it was written here, since no other process takes over an exchange
+while this one runs it. A process resumes an exchange only after reading it with
+`last_exchange` or `unfinished` (`conversation.resume_conversation`), and those reads drop
+what they return from `_live`: from then on its facts are read from the database, where another
+process may have added to them. The event recorder stays batched for
 everything else; the journal writes little (a few rows an exchange) and must not wait behind a
 recorder batch, so it has its own transactions. A process or machine sharing the database
 (PostgreSQL) sees the same journal.
@@ -26,6 +32,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from sqlalchemy import Engine, Table, select
@@ -72,6 +79,8 @@ class DatabaseJournal:
         self._writer = JournalWriter(self._commit)
         # exchange id -> conversation id, for the rows written after the first (bounded).
         self._conversations: dict[str, str] = {}
+        # exchange id -> its committed rows, for the exchanges begun here and not yet ended.
+        self._live: dict[str, list[SimpleNamespace]] = {}
         self._conversations_lock = threading.Lock()
         self._rows: dict[str, Callable[..., Rows]] = {
             "exchange_started": self._exchange_started,
@@ -100,20 +109,23 @@ class DatabaseJournal:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def submit(self, write: Callable[..., object], *args: Any) -> Future[None] | None:
-        """Queue the fact that `write` (one of this journal's write methods) would write; the
-        future resolves once it is committed. None when `write` is not one of them (a read:
-        the caller calls it as it would have)."""
-        owner = getattr(write, "__self__", None)
-        rows = self._rows.get(getattr(write, "__name__", "")) if owner is self else None
-        if rows is None:
+    def submit(self, call: Callable[..., object], *args: Any) -> Future[Any] | None:
+        """`call(*args)` (one of this journal's methods) without blocking: a write is queued,
+        its future resolves once it is committed; a read of a live exchange is answered at
+        once. None when neither (a read of the database: the caller calls it as usual)."""
+        if getattr(call, "__self__", None) is not self:
             return None
-        made = rows(*args)
-        if not made:
-            done: Future[None] = Future()
-            done.set_result(None)
-            return done
-        return self._writer.submit(made)
+        name = getattr(call, "__name__", "")
+        rows = self._rows.get(name)
+        if rows is not None:
+            made = rows(*args)
+            return self._writer.submit(made) if made else _done(None)
+        if name == "exchange":
+            with self._conversations_lock:
+                live = self._live.get(args[0])
+                if live is not None:
+                    return _done(_fold(live))
+        return None
 
     def _write(self, rows: Rows) -> None:
         if rows:
@@ -129,6 +141,29 @@ class DatabaseJournal:
         with self._engine.connect().execution_options(**options) as connection:
             with connection.begin():
                 connection.execute(_INSERT, rows)
+        self._keep_live(rows)
+
+    def _keep_live(self, rows: Rows) -> None:
+        """Note committed `rows` for reading back the exchanges begun here."""
+        with self._conversations_lock:
+            for row in rows:
+                exchange_id, kind = row["exchange_id"], row["kind"]
+                if kind == "exchange":
+                    if len(self._live) >= _REMEMBERED:
+                        self._live.pop(next(iter(self._live)))
+                    self._live[exchange_id] = [SimpleNamespace(**row)]
+                elif kind == "ended":
+                    self._live.pop(exchange_id, None)
+                elif (live := self._live.get(exchange_id)) is not None:
+                    live.append(SimpleNamespace(**row))
+
+    def _forget_live(self, conversation_id: str) -> None:
+        """Read the conversation's exchanges from the database from now on: it is being
+        resumed, maybe after another process took it over."""
+        with self._conversations_lock:
+            for exchange_id, rows in list(self._live.items()):
+                if rows[0].conversation_id == conversation_id:
+                    del self._live[exchange_id]
 
     def _row(self, exchange_id: str, kind: str, **fields: Any) -> dict[str, Any]:
         """One journal row of exchange `exchange_id`: its conversation filled in when known
@@ -247,6 +282,10 @@ class DatabaseJournal:
     # -- reading ---------------------------------------------------------------------------
 
     def exchange(self, exchange_id: str) -> JournalExchange | None:
+        with self._conversations_lock:
+            live = self._live.get(exchange_id)
+            if live is not None:
+                return _fold(live)
         self._ensure()
         with self._engine.connect() as connection:
             rows = connection.execute(
@@ -257,6 +296,7 @@ class DatabaseJournal:
         return _fold(rows)
 
     def last_exchange(self, conversation_id: str) -> JournalExchange | None:
+        self._forget_live(conversation_id)  # read to be resumed, maybe
         self._ensure()
         with self._engine.connect() as connection:
             exchange_id = connection.execute(
@@ -296,8 +336,14 @@ class DatabaseJournal:
                 .limit(limit * 20)
             ).scalars()
             conversations = list(dict.fromkeys(recent))[:limit]
-        found = [self.last_exchange(c) for c in conversations]
+        found = [self.last_exchange(c) for c in conversations]  # forgets them as live
         return [e for e in found if e is not None and e.ended is None]
+
+
+def _done(value: Any) -> Future[Any]:
+    done: Future[Any] = Future()
+    done.set_result(value)
+    return done
 
 
 def _fold(rows: Sequence[Any]) -> JournalExchange | None:

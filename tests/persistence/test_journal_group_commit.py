@@ -9,14 +9,14 @@ import logging
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import make_url
 
-from mediator.journal import QueuedJournal
+from mediator.journal import JournalCall, QueuedJournal
 from persistence import DatabaseJournal, make_engine
 from persistence.journal_writer import JournalWriter, Rows
 from persistence.models import JournalEntry
@@ -210,3 +210,52 @@ async def test_a_blackholed_database_never_holds_a_conversation(
     assert len(caplog.records) == 20  # each conversation was told, and went on
     assert "going on without it" in caplog.records[0].getMessage()
     assert ticker.longest_s < 1.0, f"the event loop stalled {ticker.longest_s:.3f} s"
+
+
+def test_a_live_exchange_is_read_back_without_a_query(db_engine: Engine) -> None:
+    journal = DatabaseJournal(db_engine)
+    call = ToolCall("call_1", "get_stock_price", "{}")
+    journal.exchange_started("conv_1", "ex_1", "asst_1", "hi")
+    journal.calls_started("ex_1", [call])
+    statements: list[str] = []
+    event.listen(db_engine, "before_cursor_execute", _collect(statements))
+    known = journal.exchange("ex_1")
+    queued = journal.submit(journal.exchange, "ex_1")
+    assert statements == []
+    assert queued is not None
+    assert queued.result(timeout=0) == known
+    assert known is not None
+    assert known.calls == (JournalCall("call_1", "get_stock_price", "{}"),)
+    journal.exchange_ended("ex_1", "completed", "done")
+    ended = journal.exchange("ex_1")  # over: read from the database again
+    assert statements != []
+    assert ended is not None
+    assert ended.ended == "completed"
+
+
+def test_a_conversation_read_for_resuming_is_read_from_the_database(db_engine: Engine) -> None:
+    """An exchange begun here, taken over by another process (it detached): once this
+    process reads the conversation to resume it, it sees what the other one wrote."""
+    here = DatabaseJournal(db_engine)
+    elsewhere_engine = make_engine(db_engine.url)
+    elsewhere = DatabaseJournal(elsewhere_engine)
+    try:
+        call = ToolCall("call_1", "place_order", "{}")
+        here.exchange_started("conv_1", "ex_1", "asst_1", "buy")
+        elsewhere.calls_started("ex_1", [call])
+        elsewhere.calls_finished("ex_1", [ToolResult(call.id, call.name, "ordered")])
+        last = here.last_exchange("conv_1")
+        assert last is not None
+        assert last.call("call_1") == JournalCall("call_1", "place_order", "{}", "ordered")
+        again = here.exchange("ex_1")
+        assert again is not None
+        assert again.call("call_1") == last.call("call_1")
+    finally:
+        elsewhere_engine.dispose()
+
+
+def _collect(statements: list[str]) -> Callable[..., None]:
+    def collect(connection: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    return collect
