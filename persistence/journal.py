@@ -39,7 +39,8 @@ from sqlalchemy import Engine, Table, select
 
 from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.journal import JournalApproval, JournalCall, JournalExchange
-from persistence.engine import SQLITE_BEGIN_OPTION, is_sqlite
+from persistence.engine import is_sqlite
+from persistence.journal_commit import batch_committer
 from persistence.journal_writer import JournalWriter
 from persistence.models import JournalEntry
 from persistence.records import clean_text
@@ -50,10 +51,7 @@ __all__ = ["DatabaseJournal"]
 
 _REMEMBERED = 10_000
 _TABLE: Table = JournalEntry.__table__  # type: ignore[assignment]
-# One statement for every batch (compiled once, cached by SQLAlchemy), executed with one
-# parameter set per row: every row carries every column, so a batch mixing kinds is one
-# executemany.
-_INSERT = _TABLE.insert()
+# Every row carries every column, so a batch mixing kinds is one executemany.
 _EMPTY_ROW: dict[str, Any] = {
     "call_id": None,
     "name": None,
@@ -76,6 +74,7 @@ class DatabaseJournal:
         self._ready = False
         self._ready_lock = threading.Lock()
         self._sqlite = is_sqlite(engine)
+        self._insert = batch_committer(engine, _TABLE)
         self._writer = JournalWriter(self._commit)
         # exchange id -> conversation id, for the rows written after the first (bounded).
         self._conversations: dict[str, str] = {}
@@ -137,10 +136,7 @@ class DatabaseJournal:
         for row in rows:
             if row["conversation_id"] is None:  # begun by another process (a resumed exchange)
                 row["conversation_id"] = self._conversation_of(row["exchange_id"])
-        options = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if self._sqlite else {}
-        with self._engine.connect().execution_options(**options) as connection:
-            with connection.begin():
-                connection.execute(_INSERT, rows)
+        self._insert(rows)
         self._keep_live(rows)
 
     def _keep_live(self, rows: Rows) -> None:

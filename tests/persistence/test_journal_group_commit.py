@@ -11,13 +11,15 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, Table, event, func, select
 from sqlalchemy.engine import make_url
 
 from mediator.journal import JournalCall, QueuedJournal
 from persistence import DatabaseJournal, make_engine
+from persistence.journal_commit import batch_committer
 from persistence.journal_writer import JournalWriter, Rows
 from persistence.models import JournalEntry
 from proxies.journaling import journaled
@@ -259,3 +261,26 @@ def _collect(statements: list[str]) -> Callable[..., None]:
         statements.append(statement)
 
     return collect
+
+
+def test_rows_written_through_the_driver_read_back_as_written(db_engine: Engine) -> None:
+    table: Table = JournalEntry.__table__  # type: ignore[assignment]
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    row = {
+        "at": at,
+        "exchange_id": "ex_é",
+        "conversation_id": "conv_1",
+        "kind": "call_finished",
+        "call_id": "call_1",
+        "name": "get_stock_price",
+        "text": '{"price": 1} ✓',
+        "detail": None,
+        "is_error": True,
+    }
+    batch_committer(db_engine, table)([row, {**row, "call_id": "call_2", "is_error": None}])
+    with db_engine.connect() as connection:
+        read = connection.execute(select(table).order_by(table.c.id)).mappings().all()
+    assert [{key: value for key, value in r.items() if key != "id"} for r in read] == [
+        row,
+        {**row, "call_id": "call_2", "is_error": None},
+    ]
