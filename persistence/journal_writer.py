@@ -18,6 +18,7 @@ starts again with the next fact.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -51,12 +52,16 @@ class JournalWriter:
         self._pending: list[_Pending] = []
         self._wakeup = threading.Condition(threading.Lock())
         self._running = False
+        self._pid = os.getpid()
         #: Transactions committed so far (tests assert that concurrent facts share them).
         self.commits = 0
 
     def submit(self, rows: Rows) -> Future[None]:
         """Queue `rows`; the future resolves once they are committed (or fails with why not)."""
         item = _Pending(rows, Future())
+        if self._pid != os.getpid():  # a forked child: the parent's thread is not here
+            self._pid, self._pending, self._running = os.getpid(), [], False
+            self._wakeup = threading.Condition(threading.Lock())
         with self._wakeup:
             self._pending.append(item)
             if self._running:
