@@ -1,15 +1,19 @@
 """What the exchange journal costs per exchange, on sqlite and PostgreSQL.
 
-    python -m bench.bench_journal [--exchanges 300] [--blocks 6] [--no-postgres]
+    python -m bench.bench_journal [--exchanges 300] [--blocks 6] [--concurrent 1000]
+                                  [--no-postgres]
 
 1. The journal alone: the four durable writes of an exchange with two tool calls (exchange
-   started, calls started, calls finished, exchange ended), each its own transaction, timed
-   in the calling thread: median and p99 per exchange.
-2. In a conversation: the same exchange (two parallel tool calls, then a reply) against the
+   started, calls started, calls finished, exchange ended), each waited for in the calling
+   thread (one commit each, since nothing else is waiting): median and p99 per exchange, and
+   the CPU of the process per exchange.
+2. Many at once: `--concurrent` exchanges' four facts written together from one event loop
+   through `proxies.journaling.journaled`, as that many conversations would: wall time, the
+   transactions the group commit needed, and the facts skipped for waiting past the 3 s bound
+   (must be none).
+3. In a conversation: the same exchange (two parallel tool calls, then a reply) against the
    emulator, with the journal in memory (recording off: the floor), in sqlite and in
    PostgreSQL; blocks of exchanges interleaved so every kind sees the same machine load.
-   The journal writes run in a worker thread, so what they add is latency, not event-loop
-   time.
 
 PostgreSQL: a scratch database on ``TEST_POSTGRES_URL`` (default the local server), dropped
 afterwards. Writes a markdown table to ``bench/results/journal.md``.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import statistics
 import sys
@@ -27,6 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +48,7 @@ from emulator import CallTools, EmulatorServer, Reply, ScriptedModel, ToolSpec  
 from mediator.journal import Journal, MemoryJournal  # noqa: E402
 from persistence import DatabaseJournal, make_engine, upgrade_schema  # noqa: E402
 from proxies.backends.factory import create_backend  # noqa: E402
+from proxies.journaling import journaled  # noqa: E402
 from proxies.policy import ExchangePolicy  # noqa: E402
 from tools import demo_registry  # noqa: E402
 from tools.types import ToolCall, ToolResult  # noqa: E402
@@ -56,9 +63,11 @@ CALLS = [
 ]
 
 
-def journal_alone(journal: Journal, exchanges: int) -> list[float]:
-    """Milliseconds per exchange for the four writes of an exchange with two tool calls."""
+def journal_alone(journal: Journal, exchanges: int) -> tuple[list[float], float]:
+    """Milliseconds per exchange for the four writes of an exchange with two tool calls, and
+    the process's CPU milliseconds per exchange."""
     times = []
+    cpu_before = time.process_time()
     for _ in range(exchanges):
         exchange_id = uuid.uuid4().hex
         calls = [ToolCall(f"call_{uuid.uuid4().hex}", "get_stock_price", '{"symbol": "X"}')] * 2
@@ -69,7 +78,52 @@ def journal_alone(journal: Journal, exchanges: int) -> list[float]:
         journal.calls_finished(exchange_id, results)
         journal.exchange_ended(exchange_id, "completed", "X is at 1.0.")
         times.append((time.perf_counter() - started) * 1000)
-    return times
+    return times, (time.process_time() - cpu_before) * 1000 / exchanges
+
+
+@dataclass
+class Crowd:
+    """Many exchanges' facts written at once."""
+
+    wall_s: float
+    facts: int
+    commits: int | None
+    skipped: int
+
+
+class _Count(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+async def crowd(journal: Journal, exchanges: int) -> Crowd:
+    """`exchanges` conversations writing an exchange's four facts at the same time."""
+
+    async def one(number: int) -> None:
+        exchange_id = uuid.uuid4().hex
+        calls = [ToolCall(f"call_{uuid.uuid4().hex}", "get_stock_price", "{}")] * 2
+        results = [ToolResult(c.id, c.name, '{"price": 1.0}') for c in calls]
+        await journaled(journal.exchange_started, f"conv_{number}", exchange_id, "asst", "X?")
+        await journaled(journal.calls_started, exchange_id, calls)
+        await journaled(journal.calls_finished, exchange_id, results)
+        await journaled(journal.exchange_ended, exchange_id, "completed", "X is at 1.0.")
+
+    skipped = _Count()
+    logging.getLogger("proxies.journaling").addHandler(skipped)
+    before = getattr(journal, "commits", None)
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(one(n) for n in range(exchanges)))
+    finally:
+        logging.getLogger("proxies.journaling").removeHandler(skipped)
+    wall_s = time.perf_counter() - started
+    after = getattr(journal, "commits", None)
+    commits = after - before if after is not None and before is not None else None
+    return Crowd(wall_s, 4 * exchanges, commits, skipped.count)
 
 
 async def exchanges_with(base_url: str, journal: Journal, count: int) -> list[float]:
@@ -129,6 +183,7 @@ def main() -> None:
     parser.add_argument("--exchanges", type=int, default=300)
     parser.add_argument("--blocks", type=int, default=6)
     parser.add_argument("--per-block", type=int, default=10)
+    parser.add_argument("--concurrent", type=int, default=1000)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, scratch_postgres() as pg_url:
@@ -143,6 +198,7 @@ def main() -> None:
             engines.append(engine)
             journals[kind] = DatabaseJournal(engine)
         alone = {kind: journal_alone(j, args.exchanges) for kind, j in journals.items()}
+        crowds = {kind: asyncio.run(crowd(j, args.concurrent)) for kind, j in journals.items()}
         model = ScriptedModel([CallTools(CALLS), Reply("Both prices are in.")] * 10_000)
         in_chat: dict[str, list[float]] = {kind: [] for kind in journals}
         with EmulatorServer(model, queue_delay=0.0) as server:
@@ -155,10 +211,16 @@ def main() -> None:
     load = os.getloadavg()
     floor = statistics.median(in_chat["memory"])
     rows = [
-        f"| {kind} | {stats(alone[kind])} | {min(in_chat[kind]):.1f} / "
+        f"| {kind} | {stats(alone[kind][0])} | {alone[kind][1]:.2f} | "
+        f"{min(in_chat[kind]):.1f} / "
         f"{statistics.median(in_chat[kind]):.1f} / {max(in_chat[kind]):.1f} | "
         f"{statistics.median(in_chat[kind]) - floor:+.1f} |"
         for kind in journals
+    ]
+    crowd_rows = [
+        f"| {kind} | {c.wall_s:.2f} | {c.facts} | "
+        f"{c.commits if c.commits is not None else 'none (memory)'} | {c.skipped} |"
+        for kind, c in crowds.items()
     ]
     report = "\n".join(
         [
@@ -173,10 +235,20 @@ def main() -> None:
             "(two parallel tool calls, then a reply) against the emulator, Responses, streamed; "
             "block medians.",
             "",
-            "| journal | alone: ms per exchange, median / p99 | in a conversation: ms per "
-            "exchange, min / median / max | added to the median (ms) |",
-            "|---|---:|---:|---:|",
+            "| journal | alone: ms per exchange, median / p99 | alone: CPU ms per exchange "
+            "| in a conversation: ms per exchange, min / median / max | added to the median "
+            "(ms) |",
+            "|---|---:|---:|---:|---:|",
             *rows,
+            "",
+            f"Many at once: {args.concurrent} exchanges' four facts each, written together "
+            "from one event loop as that many conversations would (group commit: one writer "
+            "thread per journal, every waiting fact in one transaction).",
+            "",
+            "| journal | wall time (s) | facts | transactions | facts skipped (waited past "
+            "the 3 s bound) |",
+            "|---|---:|---:|---:|---:|",
+            *crowd_rows,
             "",
         ]
     )

@@ -13,20 +13,29 @@ instead), and one that started with no recorded outcome is re-run only if the to
 idempotent; otherwise the model is told its outcome is unknown. An exchange with no end is
 resumable (`conversation.resume_conversation`). The journal is a protocol at this seam, so the
 proxies need no database: `MemoryJournal` is here, the database one in `persistence`.
-Its methods block (a database write): the proxies call them in a worker thread.
+Its methods block (a database write): the proxies call them in a worker thread, or, for a
+journal that queues its writes (`QueuedJournal`), hand it the fact and await its commit.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from mediator.approvals import ApprovalDecision, ApprovalRequest
 from tools.types import ToolCall, ToolResult
 
-__all__ = ["Journal", "JournalApproval", "JournalCall", "JournalExchange", "MemoryJournal"]
+__all__ = [
+    "Journal",
+    "JournalApproval",
+    "JournalCall",
+    "JournalExchange",
+    "MemoryJournal",
+    "QueuedJournal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,17 @@ class Journal(Protocol):
         ...
 
     def unfinished(self, limit: int = 50) -> list[JournalExchange]: ...
+
+
+@runtime_checkable
+class QueuedJournal(Protocol):
+    """A journal that can queue a write and say when it is durable, so that an event loop
+    awaits the commit instead of lending a thread to each write."""
+
+    def submit(self, call: Callable[..., object], *args: Any) -> Future[Any] | None:
+        """`call(*args)` (one of this journal's methods) without blocking: the future
+        resolves with its result, for a write once it is durable. None: call it instead."""
+        ...
 
 
 @dataclass

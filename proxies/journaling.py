@@ -1,10 +1,13 @@
 """Writing to (and reading from) the exchange journal without letting it hold a conversation.
 
-The journal's calls block (a database write), so they run in a worker thread. A journal that
-fails, or does not answer within `JOURNAL_WAIT_S` (a database that is down or blackholed), is
-logged and skipped: the conversation goes on, as it does when the event recorder cannot write.
-What is lost then is only the guarantee for that step across a crash of this process, and the
-warning says so.
+A journal that queues its writes (`mediator.journal.QueuedJournal`: the database one, which
+commits them in groups in its own thread) is handed each fact and awaited: no thread hop per
+fact, and durable when the await returns; it answers a read it can from memory at once. Other
+blocking calls (reads of the database, a journal that does not queue) run in a worker thread.
+A journal that fails, or does not answer within `JOURNAL_WAIT_S` (a database that is down or
+blackholed), is logged and skipped: the conversation goes on, as it does when the event
+recorder cannot write. What is lost then is only the guarantee for that step across a crash
+of this process, and the warning says so.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
+
+from mediator.journal import QueuedJournal
 
 __all__ = ["JOURNAL_WAIT_S", "journaled"]
 
@@ -31,9 +36,19 @@ async def journaled(call: Callable[..., T], *args: object) -> T | None:
     journal) is called inline: with many conversations, a hop to the default executor's few
     threads per journal call would queue every conversation behind the others.
     """
+    owner = getattr(call, "__self__", None)
     try:
-        if not getattr(getattr(call, "__self__", None), "blocks", True):
+        if not getattr(owner, "blocks", True):
             return call(*args)
+        if isinstance(owner, QueuedJournal):
+            queued = owner.submit(call, *args)
+            if queued is not None:
+                if queued.done():  # answered from memory
+                    return cast("T", queued.result())
+                # Cancelled on timeout: a fact the writer has not taken yet is never written.
+                return cast(
+                    "T", await asyncio.wait_for(asyncio.wrap_future(queued), JOURNAL_WAIT_S)
+                )
         return await asyncio.wait_for(asyncio.to_thread(call, *args), JOURNAL_WAIT_S)
     except Exception as exc:  # the journal's database is away: go on, say what is at stake
         logger.warning(
