@@ -43,6 +43,8 @@ class Plan:
     """Whether anything narrows the conversations besides the checks."""
     empty: bool = False
     """A filter's set is known to be empty: nothing matches."""
+    count: Callable[[], int] | None = None
+    """Counts the matches exactly and cheaply, when the filters allow (None: they do not)."""
 
 
 def walk(session: Session, plan: Plan, order: Sequence[Any], wanted: int) -> tuple[list[str], bool]:

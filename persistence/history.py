@@ -148,7 +148,15 @@ def _plan(
             plan.checks.append(check)
     if len(plan.checks) > 1:
         plan.narrowed = True  # each check narrows the other's set
+    if status is not None and plan.checks and not plan.narrowed and not text:
+        plan.count = partial(_count_with_status, session, status)
     return plan
+
+
+def _count_with_status(session: Session, status: str) -> int:
+    """Conversations with a run in `status`, counted on the index alone."""
+    statement = select(func.count(func.distinct(Run.conversation_id))).where(Run.status == status)
+    return int(session.execute(statement).scalar_one())
 
 
 def _with_status(session: Session, status: str, conversation_ids: Sequence[str]) -> set[str]:
@@ -163,17 +171,19 @@ def _with_status(session: Session, status: str, conversation_ids: Sequence[str])
 
 
 def _count(session: Session, plan: Plan, order: Sequence[Any]) -> tuple[int, bool]:
-    """(the number of matching conversations, whether exact): exact up to `SET_LIMIT` when
-    a large set is walked; a single large set with nothing else is more than `SET_LIMIT`."""
+    """(the number of matching conversations, whether exact). When a large set is walked,
+    it is exact up to `SET_LIMIT`; past it, the lower bound ``SET_LIMIT + 1``."""
     if plan.empty:
         return 0, True
+    if plan.count is not None:
+        return plan.count(), True
     if not plan.checks:
         total = session.execute(select(func.count(Conversation.id)).where(*plan.conditions))
         return int(total.scalar_one()), True
-    if not plan.narrowed:
-        return SET_LIMIT, False
+    if not plan.narrowed:  # a single large set: more than SET_LIMIT, known without a walk
+        return SET_LIMIT + 1, False
     found, _ = walk(session, plan, order, SET_LIMIT + 1)
-    return min(len(found), SET_LIMIT), len(found) <= SET_LIMIT
+    return len(found), len(found) <= SET_LIMIT
 
 
 def _order(order: ConversationOrder) -> tuple[Any, Any]:
@@ -193,8 +203,8 @@ def count_conversations(
     text: str | None = None,
 ) -> int:
     """How many conversations `list_conversations` would page through with these filters
-    (its `Page.total`: with a text search or a status matching more than `SET_LIMIT`
-    conversations, possibly that lower bound)."""
+    (its `Page.total` on the first page: past `SET_LIMIT` matches of a text search, the
+    lower bound ``SET_LIMIT + 1``)."""
     plan = _plan(
         session, assistant_id=assistant_id, status=status, since=since, until=until, text=text
     )
@@ -220,8 +230,9 @@ def list_conversations(
     before it (created_at < until), so together they keep conversations overlapping the range;
     `text`, a message contains every word (whole words, any case).
 
-    `Page.total` is exact, except when a text search or status matches more than `SET_LIMIT`
-    (1,000) conversations: then it can be that lower bound, and `Page.exact` is false.
+    `Page.total` is exact, except when a text search or status (with other filters) matches
+    more than `SET_LIMIT` (1,000) conversations: then `Page.exact` is false and `total` is a
+    lower bound (at least that many match: ``SET_LIMIT + 1``, or more on later pages).
     """
     check_page(limit, offset)
     keys = _order(order)
@@ -232,8 +243,11 @@ def list_conversations(
         return Page((), 0, limit, offset)
     total, exact = _count(session, plan, keys)
     if plan.checks:
-        found, _ = walk(session, plan, keys, offset + limit)
-        ids = found[offset:]
+        # One past the page: whether there is more, when the count is only a lower bound.
+        found, _ = walk(session, plan, keys, offset + limit + 1)
+        ids = found[offset : offset + limit]
+        if not exact:
+            total = max(total, len(found))
     else:
         ids = list(
             session.execute(
@@ -244,8 +258,6 @@ def list_conversations(
                 .offset(offset)
             ).scalars()
         )
-    if not exact:
-        total = max(total, offset + len(ids) + (1 if len(ids) == limit else 0))
     return Page(conversation_rows(session, ids), total, limit, offset, exact)
 
 

@@ -39,8 +39,8 @@ T = TypeVar("T")
 class Page(Generic[T]):
     """One page of `items`, out of `total` matching rows, starting at `offset`.
 
-    `exact` is false when `total` is a lower bound: a search matched too many rows to count
-    them all (`persistence.history.list_conversations`)."""
+    `exact` is false when `total` is a lower bound (at least that many rows match): a search
+    matched too many rows to count them all (`persistence.history.list_conversations`)."""
 
     items: tuple[T, ...]
     total: int
