@@ -13,7 +13,10 @@ for ``tsla`` matches half of the conversations, the worst case the page can be a
 
 Then each query is timed `--repeat` times, the queries interleaved (one round runs each once,
 in a shuffled order) so that a burst of load on the shared machine hits them all alike:
-min / median / max in milliseconds, with the 1-minute load average before and after. Writes
+min / median / max in milliseconds, with the 1-minute load average before and after. The
+conversation queries are timed twice: as they are now, and as `--before` (a git revision,
+default the one before this work) had them, its ``persistence/history.py`` loaded from git
+and run on the same database in the same rounds; the ratio is of the medians. Writes
 ``bench/results/history.md``.
 
 PostgreSQL: a scratch database is made on ``BENCH_POSTGRES_URL`` (default the local server's
@@ -26,15 +29,19 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from bench import bench_recorder as loader
 from persistence import HistoryStore, make_engine, upgrade_schema
@@ -45,6 +52,9 @@ PG_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_history"
 )
 RARE_WORD = "zanzibar"
+ROOT = Path(__file__).resolve().parents[1]
+BASE_REVISION = "de632f3"
+"""The revision before the history's query work (issue 16): its queries are timed alongside."""
 
 
 def _run_number(row: dict[str, Any]) -> int:
@@ -100,29 +110,54 @@ def populate(engine: Engine, conversations: int, per_conversation: int) -> float
     return time.perf_counter() - started
 
 
-def queries(store: HistoryStore) -> dict[str, Callable[[], object]]:
-    """What the history page asks, by name."""
+def before_module(revision: str) -> ModuleType | None:
+    """`persistence.history` as it was at `revision` (git), to time side by side; None when
+    git cannot give it."""
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{revision}:persistence/history.py"],
+            cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    module = ModuleType("history_before")
+    exec(compile(source, f"{revision}:persistence/history.py", "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+CONVERSATION_QUERIES: dict[str, dict[str, Any]] = {
+    "list_conversations page 1": {"limit": 50},
+    "list_conversations page 100": {"limit": 50, "offset": 4950},
+    "list_conversations status=failed": {"status": "failed", "limit": 50},
+    "list_conversations text='tsla' (half match)": {"text": "tsla", "limit": 50},
+    f"list_conversations text='{RARE_WORD}' (one match)": {"text": RARE_WORD, "limit": 50},
+    "list_conversations text='nothing-matches'": {"text": "nothing-matches", "limit": 50},
+}
+
+
+def queries(store: HistoryStore, before: ModuleType | None) -> dict[str, Callable[[], object]]:
+    """What the history page asks, by name; with `before`, its conversation queries too
+    (named ``... [before]``)."""
     first = store.list_conversations(limit=1).items[0]
     run = store.list_runs(first.id, newest_first=True, limit=1).items[0]
-    return {
-        "list_conversations page 1": lambda: store.list_conversations(limit=50),
-        "list_conversations page 100": lambda: store.list_conversations(limit=50, offset=4950),
-        "list_conversations status=failed": lambda: store.list_conversations(
-            status="failed", limit=50
-        ),
-        "list_conversations text='tsla' (half match)": lambda: store.list_conversations(
-            text="tsla", limit=50
-        ),
-        f"list_conversations text='{RARE_WORD}' (one match)": lambda: store.list_conversations(
-            text=RARE_WORD, limit=50
-        ),
-        "list_conversations text='nothing-matches'": lambda: store.list_conversations(
-            text="nothing-matches", limit=50
-        ),
-        "list_runs (one conversation)": lambda: store.list_runs(first.id),
-        "list_run_events (one run)": lambda: store.list_run_events(run.id),
-        "run_timeline (one run)": lambda: store.run_timeline(run.id),
-    }
+    calls: dict[str, Callable[[], object]] = {}
+    for name, kwargs in CONVERSATION_QUERIES.items():
+        calls[name] = partial(store.list_conversations, **kwargs)
+        if before is not None:
+            calls[f"{name} [before]"] = partial(
+                _in_session, store, before.list_conversations, kwargs
+            )
+    calls["list_runs (one conversation)"] = partial(store.list_runs, first.id)
+    calls["list_run_events (one run)"] = partial(store.list_run_events, run.id)
+    calls["run_timeline (one run)"] = partial(store.run_timeline, run.id)
+    return calls
+
+
+def _in_session(
+    store: HistoryStore, query: Callable[..., object], kwargs: dict[str, Any]
+) -> object:
+    with Session(store.engine) as session:
+        return query(session, **kwargs)
 
 
 def time_queries(
@@ -170,7 +205,8 @@ def run_kind(url: str, args: argparse.Namespace) -> dict[str, Any]:
         populate_s = populate(engine, args.conversations, args.runs_per_conversation)
         store = HistoryStore(engine)
         load_before = os.getloadavg()[0]
-        timings = time_queries(queries(store), args.repeat)
+        before = None if args.before == "none" else before_module(args.before)
+        timings = time_queries(queries(store, before), args.repeat)
         load_after = os.getloadavg()[0]
     finally:
         engine.dispose()
@@ -178,30 +214,37 @@ def run_kind(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
+    """Per database: now, before (the base revision's queries, same run) and their ratio."""
     kinds = list(results)
-    head = (
-        "| query (ms: min / median / max) | "
-        + " | ".join(kinds)
-        + " |\n|---|"
-        + "---:|" * len(kinds)
-        + "\n"
-    )
-    names = next(iter(results.values()))["timings"]
+    columns = [f"{k} {what}" for k in kinds for what in ("now", "before", "now/before")]
+    head = "| query (ms: min / median / max) | " + " | ".join(columns) + " |\n"
+    head += "|---|" + "---:|" * len(columns) + "\n"
+    names = [n for n in next(iter(results.values()))["timings"] if not n.endswith("[before]")]
     body = ""
     for name in names:
         cells = []
         for kind in kinds:
-            low, middle, high = results[kind]["timings"][name]
-            cells.append(f"{low:.1f} / **{middle:.1f}** / {high:.1f}")
+            timings = results[kind]["timings"]
+            now, before = timings[name], timings.get(f"{name} [before]")
+            cells.append(_cell(now))
+            cells.append(_cell(before) if before else "")
+            cells.append(f"{now[1] / before[1]:.2f}x" if before else "")
         body += f"| {name} | " + " | ".join(cells) + " |\n"
-    load = " | ".join(f"{results[k]['load'][0]:.1f} → {results[k]['load'][1]:.1f}" for k in kinds)
-    fill = " | ".join(f"{results[k]['populate_s']:.0f}" for k in kinds)
+    load = " | ".join(
+        f"{results[k]['load'][0]:.1f} → {results[k]['load'][1]:.1f} | |" for k in kinds
+    )
+    fill = " | ".join(f"{results[k]['populate_s']:.0f} | |" for k in kinds)
     return (
         head
         + body
-        + f"| 1-minute load average (before → after) | {load} |\n"
-        + (f"| bulk load (s) | {fill} |\n")
+        + f"| 1-minute load average (before → after the timing) | {load} |\n"
+        + f"| bulk load (s) | {fill} |\n"
     )
+
+
+def _cell(timing: tuple[float, float, float]) -> str:
+    low, middle, high = timing
+    return f"{low:.1f} / **{middle:.1f}** / {high:.1f}"
 
 
 def main() -> None:
@@ -212,6 +255,11 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--keep", type=Path, help="make the sqlite database here and keep it")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--before",
+        default=BASE_REVISION,
+        help="git revision whose persistence/history.py is timed alongside ('none': skip)",
+    )
     args = parser.parse_args()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:
