@@ -4,10 +4,12 @@ A filter of the form "has a run in state S" or "has a message with these words" 
 conversations. When the set is small it is read whole (at most `SET_LIMIT` ids) and the query
 becomes ``id IN (...)``: the database sorts a few rows. When it is large, reading it whole costs
 a lookup per member (hundreds of milliseconds at 100,000 conversations) though the page shows
-fifty: then the conversations are walked in the list's order, a chunk at a time (the order's
-index gives them cheaply), and each chunk is checked against the filter (`Check`) until the
-page is full. The denser the set, the shorter the walk; a set this large is at least
-`SET_LIMIT` conversations, so the walk is bounded.
+fifty. A large status set is then a correlated EXISTS on the runs' (status, conversation)
+index, which the database probes row by row down the list's order. A large text set has no
+such cheap probe (an FTS5 query per conversation is not): the conversations are walked in the
+list's order, a chunk at a time (the order's index gives them cheaply), and each chunk is
+checked against the search (`Check`) until the page is full. The denser the set, the shorter
+the walk; a set this large is at least `SET_LIMIT` conversations, so the walk is bounded.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class Plan:
     """A conversation query: SQL conditions, and the checks of large sets (walked)."""
 
     conditions: list[ColumnElement[bool]] = field(default_factory=list)
+    listing: list[ColumnElement[bool]] = field(default_factory=list)
+    """More conditions, shaped for listing in order (a correlated EXISTS probed per row)."""
+    counting: list[ColumnElement[bool]] = field(default_factory=list)
+    """The same conditions as `listing`, shaped for counting (a semi-join over an index)."""
     checks: list[Check] = field(default_factory=list)
     narrowed: bool = False
     """Whether anything narrows the conversations besides the checks."""
@@ -56,7 +62,7 @@ def walk(session: Session, plan: Plan, order: Sequence[Any], wanted: int) -> tup
         chunk = list(
             session.execute(
                 select(Conversation.id)
-                .where(*plan.conditions)
+                .where(*plan.conditions, *plan.listing)
                 .order_by(*order)
                 .limit(size)
                 .offset(position)

@@ -33,7 +33,7 @@ from persistence.conversation_search import (
     matching_conversations,
     message_match,
 )
-from persistence.conversation_walk import SET_LIMIT, Check, Plan, walk
+from persistence.conversation_walk import SET_LIMIT, Plan, walk
 from persistence.history_rows import (
     AssistantRow,
     ConversationRow,
@@ -125,31 +125,34 @@ def _plan(
     until: datetime | None,
     text: str | None,
 ) -> Plan:
-    """The filters as a `Plan`: a small set (status, text) becomes ``id IN (...)``, a large
-    one a check walked chunk by chunk (`persistence.conversation_walk`)."""
+    """The filters as a `Plan`: a small set (status, text) becomes ``id IN (...)``; a large
+    status set a probe per listed row, a large text set a check walked chunk by chunk
+    (`persistence.conversation_walk`)."""
     check_status(status)
     check_range(since, until)
     plan = Plan(conditions=_column_filters(assistant_id, since, until))
     plan.narrowed = bool(plan.conditions)
-    sets: list[tuple[list[str], bool, Check]] = []
     if status is not None:
         ids, complete = _status_set(session, status, SET_LIMIT)
-        sets.append((ids, complete, partial(_with_status, session, status)))
+        if complete:
+            plan.conditions.append(Conversation.id.in_(ids))
+            plan.narrowed, plan.empty = True, not ids
+        else:
+            with_status = select(Run.conversation_id).where(Run.status == status)
+            plan.listing.append(with_status.where(Run.conversation_id == Conversation.id).exists())
+            plan.counting.append(Conversation.id.in_(with_status))
+            plan.narrowed = True
+            if not plan.conditions:
+                plan.count = partial(_count_with_status, session, status)
     if text is not None and text.strip():
         words = text.strip()
         ids, complete = matching_conversations(session, words, SET_LIMIT)
-        sets.append((ids, complete, partial(matching_among, session, words)))
-    for ids, complete, check in sets:
+        plan.count = None  # the status-only count no longer applies
         if complete:
             plan.conditions.append(Conversation.id.in_(ids))
-            plan.narrowed = True
-            plan.empty = plan.empty or not ids
+            plan.narrowed, plan.empty = True, plan.empty or not ids
         else:
-            plan.checks.append(check)
-    if len(plan.checks) > 1:
-        plan.narrowed = True  # each check narrows the other's set
-    if status is not None and plan.checks and not plan.narrowed and not text:
-        plan.count = partial(_count_with_status, session, status)
+            plan.checks.append(partial(matching_among, session, words))
     return plan
 
 
@@ -157,17 +160,6 @@ def _count_with_status(session: Session, status: str) -> int:
     """Conversations with a run in `status`, counted on the index alone."""
     statement = select(func.count(func.distinct(Run.conversation_id))).where(Run.status == status)
     return int(session.execute(statement).scalar_one())
-
-
-def _with_status(session: Session, status: str, conversation_ids: Sequence[str]) -> set[str]:
-    if not conversation_ids:
-        return set()
-    statement = (
-        select(Run.conversation_id)
-        .where(Run.status == status, Run.conversation_id.in_(conversation_ids))
-        .distinct()
-    )
-    return {c for c in session.execute(statement).scalars() if c is not None}
 
 
 def _count(session: Session, plan: Plan, order: Sequence[Any]) -> tuple[int, bool]:
@@ -178,8 +170,8 @@ def _count(session: Session, plan: Plan, order: Sequence[Any]) -> tuple[int, boo
     if plan.count is not None:
         return plan.count(), True
     if not plan.checks:
-        total = session.execute(select(func.count(Conversation.id)).where(*plan.conditions))
-        return int(total.scalar_one()), True
+        statement = select(func.count(Conversation.id)).where(*plan.conditions, *plan.counting)
+        return int(session.execute(statement).scalar_one()), True
     if not plan.narrowed:  # a single large set: more than SET_LIMIT, known without a walk
         return SET_LIMIT + 1, False
     found, _ = walk(session, plan, order, SET_LIMIT + 1)
@@ -230,9 +222,9 @@ def list_conversations(
     before it (created_at < until), so together they keep conversations overlapping the range;
     `text`, a message contains every word (whole words, any case).
 
-    `Page.total` is exact, except when a text search or status (with other filters) matches
-    more than `SET_LIMIT` (1,000) conversations: then `Page.exact` is false and `total` is a
-    lower bound (at least that many match: ``SET_LIMIT + 1``, or more on later pages).
+    `Page.total` is exact, except when a text search matches more than `SET_LIMIT` (1,000)
+    conversations: then `Page.exact` is false and `total` is a lower bound (at least that
+    many match: ``SET_LIMIT + 1``, or more on later pages).
     """
     check_page(limit, offset)
     keys = _order(order)
@@ -252,7 +244,7 @@ def list_conversations(
         ids = list(
             session.execute(
                 select(Conversation.id)
-                .where(*plan.conditions)
+                .where(*plan.conditions, *plan.listing)
                 .order_by(*keys)
                 .limit(limit)
                 .offset(offset)

@@ -244,6 +244,7 @@ def every_page(store: HistoryStore, size: int, **filters: Any) -> list[str]:
     seen: list[str] = []
     while True:
         page = store.list_conversations(limit=size, offset=len(seen), **filters)
+        assert page.items or not page.has_more, f"an empty page with more after {seen}"
         seen += [c.id for c in page.items]
         if not page.has_more:
             return seen
