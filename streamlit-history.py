@@ -28,11 +28,7 @@ from st_aggrid import AgGrid, GridOptionsBuilder
 from streamlit.delta_generator import DeltaGenerator
 
 import persistence
-
-# From the modules that define them, not the `conversation` package: its __init__ brings the
-# whole client (settings, journaling, both backends' SDK types): seconds of a first render.
-from mediator.script import State
-from mediator.usage import Usage, format_usd
+from conversation import State, Usage, format_usd, pretty_json
 from persistence import (
     MAX_LIMIT,
     AssistantRow,
@@ -46,7 +42,6 @@ from persistence import (
     Timeline,
     UsageTotals,
 )
-from tools.formatting import pretty_json
 
 if TYPE_CHECKING:  # altair is imported when a run's timeline is drawn: it costs 1-2 s
     import altair as alt
