@@ -374,9 +374,14 @@ def page_offset(key: str, size: int) -> int:
     return (int(st.session_state.get(key, 1)) - 1) * size
 
 
+def how_many(page: Page[Any]) -> str:
+    """The page's total; a lower bound (a common word searched) shows as "at least"."""
+    return f"{page.total:,}" if page.exact else f"at least {page.total:,}"
+
+
 def pager(key: str, page: Page[Any], what: str) -> None:
     first = page.offset + 1 if page.items else 0
-    shown = f"{first}–{page.offset + len(page.items)} of {page.total} {what}"
+    shown = f"{first}–{page.offset + len(page.items)} of {how_many(page)} {what}"
     pages = max(1, -(-page.total // page.limit))
     if pages == 1:
         st.caption(shown)
@@ -474,7 +479,11 @@ def sidebar_filters(url: str, shown: str) -> tuple[Filters, int]:
     left, right = bar.columns(2)
     since: date | None = left.date_input("From", value=None, key="filter_from")
     until: date | None = right.date_input("To", value=None, key="filter_to")
-    text = bar.text_input("Text in messages", key="filter_text", help="Every word, whole words")
+    text = bar.text_input(
+        "Text in messages",
+        key="filter_text",
+        help="Conversations with a message holding every word (whole words, any case)",
+    )
     size = bar.selectbox("Rows per page", PAGE_SIZES, index=1, key="page_size")
     if since and until and since > until:
         bar.warning("From is after To: dates ignored.")
@@ -589,7 +598,8 @@ def metrics(
     # Two rows of three: six cards in one row cut their values short on a laptop screen.
     one, two, three = box.columns(3)
     four, five, six = box.columns(3)
-    one.metric("Conversations", page.total, border=True, help="Matching the filters")
+    matching = "Matching the filters" + ("" if page.exact else f" (counted up to {page.total:,})")
+    one.metric("Conversations", how_many(page), border=True, help=matching)
     two.metric("Runs", f"{at_least}{totals.runs}", border=True, help=f"Of {scope}")
     if run is not None:
         three.metric("Events", run.event_count, border=True, help="Of the selected run")

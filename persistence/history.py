@@ -1,35 +1,39 @@
 """Read queries for the history page: paginated in SQL, returned as frozen dataclasses.
 
 Every list function takes an open `Session`, validates its arguments (`HistoryQueryError` for a
-limit outside 1..500, a negative offset, an unknown status, naive or reversed dates), and runs
-two statements: the count of matching rows and one page (LIMIT/OFFSET over an indexed order).
-Per-row counts are correlated subqueries, evaluated only for the rows of the page. Unknown ids
-give an empty page, not an error (`run_timeline` is the exception: it raises
-`RunNotFoundError`). All SQL is built with SQLAlchemy constructs and bound parameters.
+limit outside 1..500, a negative offset, an unknown status, naive or reversed dates), counts
+the matching rows and reads one page (LIMIT/OFFSET over an indexed order). Per-row counts and
+sums are computed for the rows of the page only. Unknown ids give an empty page, not an error
+(`run_timeline` is the exception: it raises `RunNotFoundError`). All SQL is built with
+SQLAlchemy constructs and bound parameters.
+
+Conversations are listed in two steps: their ids (the filters and the order, over indexes;
+a status or text filter matching many conversations is walked in order, see
+`persistence.conversation_walk`), then the page's rows with their counts and usage sums
+(`persistence.conversation_rows`).
 
 Text search (`list_conversations(text=...)`) finds conversations with a message containing
 every word of `text`, whole words, case-insensitive: FTS5 on sqlite, a GIN-indexed
-``to_tsvector('simple', ...)`` on PostgreSQL.
+``to_tsvector('simple', ...)`` on PostgreSQL (`persistence.conversation_search`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
-from sqlalchemy import (
-    ColumnElement,
-    Executable,
-    String,
-    case,
-    column,
-    func,
-    literal_column,
-    select,
-    table,
-)
+from sqlalchemy import ColumnElement, Executable, func, select
 from sqlalchemy.orm import Session
 
+from persistence.conversation_rows import conversation_rows
+from persistence.conversation_search import (
+    matching_among,
+    matching_conversations,
+    message_match,
+)
+from persistence.conversation_walk import SET_LIMIT, Plan, walk
 from persistence.history_rows import (
     AssistantRow,
     ConversationRow,
@@ -55,27 +59,10 @@ __all__ = [
 
 ConversationOrder = Literal["updated", "created"]
 
-_fts = table("messages_fts", column("rowid"), column("messages_fts"))
-
-
-def fts_query(text: str) -> str:
-    """An FTS5 query matching every word of `text` literally (no FTS operators)."""
-    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
-
 
 def _text_match(session: Session, text: str) -> ColumnElement[bool]:
-    """Messages containing every word of `text`."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        matching = select(_fts.c.rowid).where(_fts.c.messages_fts.op("MATCH")(fts_query(text)))
-        return Message.id.in_(matching)
-    if dialect == "postgresql":
-        # A literal constant, not a bound parameter, so the expression matches the index's.
-        simple: ColumnElement[str] = literal_column("'simple'", String())
-        vector = func.to_tsvector(simple, Message.text)
-        return vector.op("@@")(func.plainto_tsquery(simple, text))
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return Message.text.ilike(f"%{escaped}%", escape="\\")
+    """Messages containing every word of `text` (see `persistence.conversation_search`)."""
+    return message_match(session, text)
 
 
 def _conversation_filters(
@@ -87,26 +74,115 @@ def _conversation_filters(
     until: datetime | None,
     text: str | None,
 ) -> list[ColumnElement[bool]]:
+    """The filters as SQL conditions alone (semi-joins over every run and message): for
+    aggregates over the whole matching set (`persistence.usage_history`)."""
     check_status(status)
     check_range(since, until)
-    filters: list[ColumnElement[bool]] = []
-    if assistant_id is not None:
-        filters.append(Conversation.assistant_id == assistant_id)
+    filters = _column_filters(assistant_id, since, until)
     if status is not None:
         filters.append(Conversation.id.in_(select(Run.conversation_id).where(Run.status == status)))
-    if since is not None:
-        filters.append(Conversation.updated_at >= since)
-    if until is not None:
-        filters.append(Conversation.created_at < until)
     if text is not None and text.strip():
         matching = select(Message.conversation_id).where(_text_match(session, text.strip()))
         filters.append(Conversation.id.in_(matching))
     return filters
 
 
-def _page(session: Session, total_stmt: Executable, page_stmt: Executable) -> tuple[int, Any]:
-    total = session.execute(total_stmt).scalar_one()
-    return int(total), session.execute(page_stmt).all()
+def _column_filters(
+    assistant_id: str | None, since: datetime | None, until: datetime | None
+) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if assistant_id is not None:
+        filters.append(Conversation.assistant_id == assistant_id)
+    if since is not None:
+        filters.append(Conversation.updated_at >= since)
+    if until is not None:
+        filters.append(Conversation.created_at < until)
+    return filters
+
+
+def _status_set(session: Session, status: str, limit: int) -> tuple[list[str], bool]:
+    """Up to `limit` conversations with a run in `status` (read from the runs' index on
+    (status, conversation_id)), and whether that is all of them."""
+    ids = [
+        conversation_id
+        for conversation_id in session.execute(
+            select(Run.conversation_id)
+            .where(Run.status == status, Run.conversation_id.is_not(None))
+            .distinct()
+            .limit(limit + 1)
+        ).scalars()
+        if conversation_id is not None
+    ]
+    return ids[:limit], len(ids) <= limit
+
+
+def _plan(
+    session: Session,
+    *,
+    assistant_id: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    text: str | None,
+) -> Plan:
+    """The filters as a `Plan`: a small set (status, text) becomes ``id IN (...)``; a large
+    status set a probe per listed row, a large text set a check walked chunk by chunk
+    (`persistence.conversation_walk`)."""
+    check_status(status)
+    check_range(since, until)
+    plan = Plan(conditions=_column_filters(assistant_id, since, until))
+    plan.narrowed = bool(plan.conditions)
+    if status is not None:
+        ids, complete = _status_set(session, status, SET_LIMIT)
+        if complete:
+            plan.conditions.append(Conversation.id.in_(ids))
+            plan.narrowed, plan.empty = True, not ids
+        else:
+            with_status = select(Run.conversation_id).where(Run.status == status)
+            plan.listing.append(with_status.where(Run.conversation_id == Conversation.id).exists())
+            plan.counting.append(Conversation.id.in_(with_status))
+            plan.narrowed = True
+            if not plan.conditions:
+                plan.count = partial(_count_with_status, session, status)
+    if text is not None and text.strip():
+        words = text.strip()
+        ids, complete = matching_conversations(session, words, SET_LIMIT)
+        plan.count = None  # the status-only count no longer applies
+        if complete:
+            plan.conditions.append(Conversation.id.in_(ids))
+            plan.narrowed, plan.empty = True, plan.empty or not ids
+        else:
+            plan.checks.append(partial(matching_among, session, words))
+    return plan
+
+
+def _count_with_status(session: Session, status: str) -> int:
+    """Conversations with a run in `status`, counted on the index alone."""
+    statement = select(func.count(func.distinct(Run.conversation_id))).where(Run.status == status)
+    return int(session.execute(statement).scalar_one())
+
+
+def _count(session: Session, plan: Plan, order: Sequence[Any]) -> tuple[int, bool]:
+    """(the number of matching conversations, whether exact). When a large set is walked,
+    it is exact up to `SET_LIMIT`; past it, the lower bound ``SET_LIMIT + 1``."""
+    if plan.empty:
+        return 0, True
+    if plan.count is not None:
+        return plan.count(), True
+    if not plan.checks:
+        statement = select(func.count(Conversation.id)).where(*plan.conditions, *plan.counting)
+        return int(session.execute(statement).scalar_one()), True
+    if not plan.narrowed:  # a single large set: more than SET_LIMIT, known without a walk
+        return SET_LIMIT + 1, False
+    found, _ = walk(session, plan, order, SET_LIMIT + 1)
+    return len(found), len(found) <= SET_LIMIT
+
+
+def _order(order: ConversationOrder) -> tuple[Any, Any]:
+    if order not in ("updated", "created"):
+        raise ValueError(f"order must be 'updated' or 'created', got {order!r}")
+    key = Conversation.updated_at if order == "updated" else Conversation.created_at
+    return key.desc(), Conversation.id.desc()
 
 
 def count_conversations(
@@ -118,11 +194,13 @@ def count_conversations(
     until: datetime | None = None,
     text: str | None = None,
 ) -> int:
-    """How many conversations `list_conversations` would page through with these filters."""
-    filters = _conversation_filters(
+    """How many conversations `list_conversations` would page through with these filters
+    (its `Page.total` on the first page: past `SET_LIMIT` matches of a text search, the
+    lower bound ``SET_LIMIT + 1``)."""
+    plan = _plan(
         session, assistant_id=assistant_id, status=status, since=since, until=until, text=text
     )
-    return int(session.execute(select(func.count(Conversation.id)).where(*filters)).scalar_one())
+    return _count(session, plan, _order("updated"))[0]
 
 
 def list_conversations(
@@ -142,55 +220,42 @@ def list_conversations(
     Filters: `assistant_id`; `status`, conversations with at least one run in that state
     (``failed``...); `since`, active at or after it (updated_at >= since); `until`, begun
     before it (created_at < until), so together they keep conversations overlapping the range;
-    `text`, a message contains every word.
+    `text`, a message contains every word (whole words, any case).
+
+    `Page.total` is exact, except when a text search matches more than `SET_LIMIT` (1,000)
+    conversations: then `Page.exact` is false and `total` is a lower bound (at least that
+    many match: ``SET_LIMIT + 1``, or more on later pages).
     """
     check_page(limit, offset)
-    if order not in ("updated", "created"):
-        raise ValueError(f"order must be 'updated' or 'created', got {order!r}")
-    filters = _conversation_filters(
+    keys = _order(order)
+    plan = _plan(
         session, assistant_id=assistant_id, status=status, since=since, until=until, text=text
     )
-    runs = select(func.count(Run.id)).where(Run.conversation_id == Conversation.id)
-    messages = select(func.count(Message.id)).where(Message.conversation_id == Conversation.id)
-    last_status = (
-        select(Run.status)
-        .where(Run.conversation_id == Conversation.id)
-        .order_by(Run.started_at.desc(), Run.id.desc())
-        .limit(1)
-    )
-    tokens = select(func.coalesce(func.sum(Run.total_tokens), 0)).where(
-        Run.conversation_id == Conversation.id
-    )
-    # NULL as soon as one run that used tokens has no price: never a partial sum.
-    unpriced = select(func.count(Run.id)).where(
-        Run.conversation_id == Conversation.id, Run.total_tokens > 0, Run.cost_usd.is_(None)
-    )
-    cost = select(func.sum(Run.cost_usd)).where(Run.conversation_id == Conversation.id)
-    priced_cost = case((unpriced.scalar_subquery() == 0, cost.scalar_subquery()), else_=None)
-    key = Conversation.updated_at if order == "updated" else Conversation.created_at
-    page_stmt = (
-        select(
-            Conversation.id,
-            Conversation.session_id,
-            Conversation.assistant_id,
-            Conversation.backend,
-            Conversation.title,
-            Conversation.created_at,
-            Conversation.updated_at,
-            runs.scalar_subquery().label("run_count"),
-            messages.scalar_subquery().label("message_count"),
-            last_status.scalar_subquery().label("last_status"),
-            tokens.scalar_subquery().label("total_tokens"),
-            priced_cost.label("cost_usd"),
+    if plan.empty:
+        return Page((), 0, limit, offset)
+    total, exact = _count(session, plan, keys)
+    if plan.checks:
+        # One past the page: whether there is more, when the count is only a lower bound.
+        found, _ = walk(session, plan, keys, offset + limit + 1)
+        ids = found[offset : offset + limit]
+        if not exact:
+            total = max(total, len(found))
+    else:
+        ids = list(
+            session.execute(
+                select(Conversation.id)
+                .where(*plan.conditions, *plan.listing)
+                .order_by(*keys)
+                .limit(limit)
+                .offset(offset)
+            ).scalars()
         )
-        .where(*filters)
-        .order_by(key.desc(), Conversation.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    total, rows = _page(session, select(func.count(Conversation.id)).where(*filters), page_stmt)
-    items = tuple(ConversationRow(**row._asdict()) for row in rows)
-    return Page(items, total, limit, offset)
+    return Page(conversation_rows(session, ids), total, limit, offset, exact)
+
+
+def _page(session: Session, total_stmt: Executable, page_stmt: Executable) -> tuple[int, Any]:
+    total = session.execute(total_stmt).scalar_one()
+    return int(total), session.execute(page_stmt).all()
 
 
 def count_runs(session: Session, conversation_id: str, *, status: str | None = None) -> int:

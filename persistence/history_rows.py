@@ -37,12 +37,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of `items`, out of `total` matching rows, starting at `offset`."""
+    """One page of `items`, out of `total` matching rows, starting at `offset`.
+
+    `exact` is false when `total` is a lower bound (at least that many rows match): a search
+    matched too many rows to count them all (`persistence.history.list_conversations`)."""
 
     items: tuple[T, ...]
     total: int
     limit: int
     offset: int
+    exact: bool = True
 
     @property
     def has_more(self) -> bool:

@@ -158,6 +158,8 @@ class Run(Base):
 
 Index("ix_runs_conversation_started", Run.conversation_id, Run.started_at)
 Index("ix_runs_status_started", Run.status, Run.started_at)
+# The history's status filter: which conversations have a run in a state, from the index alone.
+Index("ix_runs_status_conversation", Run.status, Run.conversation_id)
 
 
 class Message(Base):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from persistence import HistoryStore, RunRow, make_engine, upgrade_schema
+from persistence import HistoryStore, RunRow, history, make_engine, upgrade_schema
 from tests.history_page.conftest import (
     FAIL_MESSAGE,
     SCRIPTED_ASSISTANT_ID,
@@ -328,6 +328,27 @@ def test_pages_come_from_the_store_with_totals(
     assert len(second) == 2
     assert not set(first) & set(second)
     assert metrics(at)["Conversations"] == "12"
+
+
+def test_a_common_word_shows_a_lower_bound_and_still_pages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, many_db: str
+) -> None:
+    """Past `SET_LIMIT` matches a text search is not counted whole: "at least", and the
+    pages still reach every match."""
+    monkeypatch.setattr(history, "SET_LIMIT", 5)
+    monkeypatch.setenv("DATABASE_URL", many_db)
+    monkeypatch.setenv("HISTORY_GRID", "dataframe")
+    monkeypatch.chdir(tmp_path)
+    at = started()
+    at.sidebar.selectbox(key="page_size").select(10).run()
+    at.sidebar.text_input(key="filter_text").input("number").run()
+    assert "1–10 of at least 11 conversations" in [c.value for c in at.caption]
+    assert metrics(at)["Conversations"] == "at least 11"
+    first = conversation_ids(at)
+    (page,) = at.number_input
+    page.set_value(2).run()
+    assert "11–12 of at least 12 conversations" in [c.value for c in at.caption]
+    assert len(set(first) | set(conversation_ids(at))) == 12
 
 
 # -- the database missing, empty or wrong ----------------------------------------------------

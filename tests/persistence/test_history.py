@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -14,7 +15,9 @@ from persistence import (
     HistoryQueryError,
     HistoryStore,
     RunNotFoundError,
+    conversation_walk,
     count_conversations,
+    history,
     list_conversations,
     make_engine,
     upgrade_schema,
@@ -215,12 +218,78 @@ def test_counts_and_last_status_per_conversation(store: HistoryStore) -> None:
         ({"text": "nothing-like-this"}, []),
         ({"text": 'AND OR NOT "(*'}, []),
         ({"text": "   "}, list(range(CONVERSATIONS))),
+        # Whole words, any case, every word in one message.
+        ({"text": "Tsla"}, [i for i in range(CONVERSATIONS) if i % 2]),
+        ({"text": "tsl"}, []),
+        ({"text": "aapl answer"}, [i for i in range(CONVERSATIONS) if i % 2 == 0]),
+        ({"text": "question answer"}, []),
+        ({"text": "tsla", "status": "failed"}, [i for i in range(CONVERSATIONS) if i % 10 == 5]),
     ],
 )
 def test_filters(store: HistoryStore, filters: dict[str, object], expected: list[int]) -> None:
     page = store.list_conversations(limit=500, **filters)  # type: ignore[arg-type]
     assert [c.id for c in page.items] == by_updated_desc(expected)
     assert page.total == len(expected) == store.count_conversations(**filters)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def small_sets(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Sets of more than 3 conversations count as large (walked), in chunks from 2."""
+    monkeypatch.setattr(history, "SET_LIMIT", 3)
+    monkeypatch.setattr(conversation_walk, "_FIRST_CHUNK", 2)
+    return 3
+
+
+def every_page(store: HistoryStore, size: int, **filters: Any) -> list[str]:
+    seen: list[str] = []
+    while True:
+        page = store.list_conversations(limit=size, offset=len(seen), **filters)
+        assert page.items or not page.has_more, f"an empty page with more after {seen}"
+        seen += [c.id for c in page.items]
+        if not page.has_more:
+            return seen
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"status": "failed"}, [i for i in range(CONVERSATIONS) if i % 5 == 0]),
+        ({"status": "failed", "assistant_id": "asst_a"}, [0, 15]),
+        ({"text": "tsla"}, [i for i in range(CONVERSATIONS) if i % 2]),
+        ({"text": "Question"}, list(range(CONVERSATIONS))),
+        ({"text": "tsla", "status": "failed"}, [5, 15, 25]),
+        ({"text": "tsla", "since": T0 + timedelta(hours=20)}, [21, 23, 25, 27, 29]),
+        ({"text": "question 7 about"}, [7]),
+    ],
+)
+def test_filters_matching_many_conversations_are_walked_in_order(
+    store: HistoryStore, small_sets: int, filters: dict[str, Any], expected: list[int]
+) -> None:
+    for size in (1, 4, 500):
+        assert every_page(store, size, **filters) == by_updated_desc(expected)
+    page = store.list_conversations(limit=4, **filters)
+    assert page.total == store.count_conversations(**filters) or not page.exact
+    if page.exact:
+        assert page.total == len(expected)
+    else:  # a lower bound, past what the page shows
+        assert len(expected) > small_sets
+        assert small_sets < page.total <= len(expected)
+        assert page.has_more
+
+
+def test_a_common_word_is_counted_up_to_the_limit(store: HistoryStore, small_sets: int) -> None:
+    """More than `SET_LIMIT` matches: "at least 4", not a lookup per message."""
+    page = store.list_conversations(text="tsla", limit=2)
+    assert (page.exact, page.total, page.has_more) == (False, 4, True)
+    assert store.count_conversations(text="tsla") == 4
+    deeper = store.list_conversations(text="tsla", limit=2, offset=6)
+    assert (deeper.exact, deeper.total, deeper.has_more) == (False, 9, True)
+    last = store.list_conversations(text="tsla", limit=2, offset=14)
+    assert [c.id for c in last.items] == ["thread_01"]
+    assert not last.has_more
+    # A status alone is counted exactly on its index, however many.
+    failed = store.list_conversations(status="failed", limit=2)
+    assert (failed.exact, failed.total) == (True, 6)
 
 
 def test_runs_of_a_conversation_with_counts(store: HistoryStore) -> None:

@@ -13,6 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.orm import Session
 
 import db_setup
 from persistence import (
@@ -239,3 +240,41 @@ def test_sqlite_connections_use_wal_and_a_busy_timeout(sqlite_url: str) -> None:
 
 
 assert V1_TABLES == tuple(v1_rows())
+
+
+def test_upgrade_from_0004_indexes_the_runs_already_there(db_engine: Engine) -> None:
+    """Revision 0005 adds the status filter's index on a filled database: every row kept,
+    the history's answers unchanged, the index used."""
+    from alembic import command
+
+    from persistence.history import list_conversations
+    from persistence.schema import alembic_config
+    from tests.persistence.test_history import seed
+
+    config = alembic_config(db_engine)
+    with db_engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+        connection.commit()
+    seed(db_engine)
+    with Session(db_engine) as session:
+        before = list_conversations(session, status="failed", limit=500)
+        runs_before = session.execute(text("SELECT count(*) FROM runs")).scalar_one()
+    assert upgrade_schema(db_engine).describe().startswith("upgraded 0004 -> ")
+    with db_engine.connect() as connection:
+        indexes = {i["name"]: i["column_names"] for i in inspect(connection).get_indexes("runs")}
+    assert indexes["ix_runs_status_conversation"] == ["status", "conversation_id"]
+    with Session(db_engine) as session:
+        assert session.execute(text("SELECT count(*) FROM runs")).scalar_one() == runs_before
+        after = list_conversations(session, status="failed", limit=500)
+        assert after == before
+        assert after.total == 6
+        statement = "SELECT DISTINCT conversation_id FROM runs WHERE status = 'failed'"
+        if db_engine.dialect.name == "sqlite":
+            plan = " ".join(
+                str(r[-1]) for r in session.execute(text(f"EXPLAIN QUERY PLAN {statement}"))
+            )
+        else:
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " ".join(str(r[0]) for r in session.execute(text(f"EXPLAIN {statement}")))
+        assert "ix_runs_status_conversation" in plan
