@@ -37,6 +37,8 @@ from tools import ToolCall, ToolRegistry, demo_registry
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "price of AAPL"
 ASSISTANT_ID = conversation.DEMO_ASSISTANT_ID
+#: The minimal loop's request timeout: the same as the toolkit's in `wire_to_server`.
+SDK_TIMEOUT_S = 60.0
 
 
 # -- the emulator --------------------------------------------------------------------------
@@ -122,7 +124,13 @@ def sdk_client(base_url: str) -> AsyncOpenAI:
     """One client per base URL, as any server built on the SDK would share it."""
     client = _clients.get(base_url)
     if client is None:
-        client = _clients[base_url] = AsyncOpenAI(api_key="bench", base_url=base_url)
+        # The toolkit's timeout (`wire_to_server`'s 60 s, connecting included), not the SDK's
+        # 5 s to connect: with 1,000 users the client's loop is saturated and takes longer
+        # than 5 s to see a connection made, so most users failed on a timeout the toolkit
+        # does not have, which compared unlike with unlike.
+        client = _clients[base_url] = AsyncOpenAI(
+            api_key="bench", base_url=base_url, timeout=SDK_TIMEOUT_S
+        )
     return client
 
 
