@@ -253,13 +253,19 @@ class Recording:
     recording the other contenders' events."""
 
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
+    #: Another database to record into (a PostgreSQL URL); the sqlite file otherwise.
+    database_url: str | None = None
 
     @property
     def url(self) -> str:
-        return f"sqlite:///{self.folder / 'bench.db'}"
+        return self.database_url or f"sqlite:///{self.folder / 'bench.db'}"
 
-    def settings(self, record: bool) -> conversation.Settings:
-        environ = {"RECORD_EVENTS": str(record).lower(), "QUOTE_SOURCE": "simulated"}
+    def settings(self, record: bool, admission: int = 0) -> conversation.Settings:
+        environ = {
+            "RECORD_EVENTS": str(record).lower(),
+            "QUOTE_SOURCE": "simulated",
+            "MAX_EXCHANGES_IN_PROGRESS": str(admission),
+        }
         if record:
             environ["DATABASE_URL"] = self.url
         return conversation.load_settings(environ, dotenv_path=None)
@@ -277,8 +283,9 @@ def toolkit(
     record: bool,
     recording: Recording,
     policy: ExchangePolicy | None = None,
+    admission: int = 0,
 ) -> Contender:
-    settings = recording.settings(record)
+    settings = recording.settings(record, admission)
     policy = policy or ExchangePolicy(deadline_s=120)
 
     async def open_chat(base_url: str) -> Chat:
