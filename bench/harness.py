@@ -78,6 +78,17 @@ class EmulatorProcess:
         requests, cpu = self._process.stdout.readline().split()
         return int(requests), float(cpu)
 
+    def audit(self) -> tuple[int, int]:
+        """Conversations the emulator holds, and how many of them hold anything but exactly
+        one exchange with one tool call (a duplicate, or a run left active)."""
+        assert self._process is not None
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.write("audit\n")
+        self._process.stdin.flush()
+        held, off = self._process.stdout.readline().split()
+        return int(held), int(off)
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
