@@ -45,9 +45,12 @@ class Adaptation:
     beat_s: float = 0.025
     #: Beats per decision: the worst lag among them decides.
     window: int = 4
-    #: Where the limit starts, and the floor and ceiling it moves between.
-    start: int = 16
-    floor: int = 4
+    #: Where the limit starts, and the floor and ceiling it moves between. Up to `floor`
+    #: exchanges always go straight in: the lag also grows for reasons no limit cures (a
+    #: machine shared with other work), and a few dozen exchanges in progress cost little
+    #: latency each; above it, the lag decides.
+    start: int = 64
+    floor: int = 64
     ceiling: int = 100_000
     #: Growth per window when waiting work finds the loop responsive, and shrink on overload.
     grow: float = 1.25
