@@ -37,6 +37,8 @@ from tools import ToolCall, ToolRegistry, demo_registry
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "price of AAPL"
 ASSISTANT_ID = conversation.DEMO_ASSISTANT_ID
+#: The minimal loop's request timeout: the same as the toolkit's in `wire_to_server`.
+SDK_TIMEOUT_S = 60.0
 
 
 # -- the emulator --------------------------------------------------------------------------
@@ -75,6 +77,17 @@ class EmulatorProcess:
         self._process.stdin.flush()
         requests, cpu = self._process.stdout.readline().split()
         return int(requests), float(cpu)
+
+    def audit(self) -> tuple[int, int]:
+        """Conversations the emulator holds, and how many of them hold anything but exactly
+        one exchange with one tool call (a duplicate, or a run left active)."""
+        assert self._process is not None
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.write("audit\n")
+        self._process.stdin.flush()
+        held, off = self._process.stdout.readline().split()
+        return int(held), int(off)
 
     def __exit__(
         self,
@@ -122,7 +135,13 @@ def sdk_client(base_url: str) -> AsyncOpenAI:
     """One client per base URL, as any server built on the SDK would share it."""
     client = _clients.get(base_url)
     if client is None:
-        client = _clients[base_url] = AsyncOpenAI(api_key="bench", base_url=base_url)
+        # The toolkit's timeout (`wire_to_server`'s 60 s, connecting included), not the SDK's
+        # 5 s to connect: with 1,000 users the client's loop is saturated and takes longer
+        # than 5 s to see a connection made, so most users failed on a timeout the toolkit
+        # does not have, which compared unlike with unlike.
+        client = _clients[base_url] = AsyncOpenAI(
+            api_key="bench", base_url=base_url, timeout=SDK_TIMEOUT_S
+        )
     return client
 
 
@@ -245,13 +264,19 @@ class Recording:
     recording the other contenders' events."""
 
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
+    #: Another database to record into (a PostgreSQL URL); the sqlite file otherwise.
+    database_url: str | None = None
 
     @property
     def url(self) -> str:
-        return f"sqlite:///{self.folder / 'bench.db'}"
+        return self.database_url or f"sqlite:///{self.folder / 'bench.db'}"
 
-    def settings(self, record: bool) -> conversation.Settings:
-        environ = {"RECORD_EVENTS": str(record).lower(), "QUOTE_SOURCE": "simulated"}
+    def settings(self, record: bool, admission: int = 0) -> conversation.Settings:
+        environ = {
+            "RECORD_EVENTS": str(record).lower(),
+            "QUOTE_SOURCE": "simulated",
+            "MAX_EXCHANGES_IN_PROGRESS": str(admission),
+        }
         if record:
             environ["DATABASE_URL"] = self.url
         return conversation.load_settings(environ, dotenv_path=None)
@@ -269,8 +294,9 @@ def toolkit(
     record: bool,
     recording: Recording,
     policy: ExchangePolicy | None = None,
+    admission: int = 0,
 ) -> Contender:
-    settings = recording.settings(record)
+    settings = recording.settings(record, admission)
     policy = policy or ExchangePolicy(deadline_s=120)
 
     async def open_chat(base_url: str) -> Chat:

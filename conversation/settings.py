@@ -53,6 +53,9 @@ class Settings(ToolSettings, PersistenceSettings, UsageSettings):
     # What the stateless backends replay at most per request (their context budget).
     max_context_tokens: int = Field(default=16_000, ge=256, alias="MAX_CONTEXT_TOKENS")
     approval_timeout_s: float = Field(default=300.0, gt=0, alias="APPROVAL_TIMEOUT_S")
+    # Exchanges one event loop works on at once; more wait their turn, first come first
+    # served. 0 adapts the limit to the loop's responsiveness (proxies/admission.py).
+    max_exchanges_in_progress: int = Field(default=0, ge=0, alias="MAX_EXCHANGES_IN_PROGRESS")
 
     @field_validator(
         "openai_api_key", "openai_base_url", "assistant_id", "assistant_backend", mode="before"

@@ -17,6 +17,7 @@ from conversation.tracing import listen as trace_events
 from mediator import create_mediator
 from mediator.journal import Journal
 from persistence import DEFAULT_DATABASE_URL
+from proxies.admission import admission_for
 from proxies.assistant_proxy import AssistantProxy
 from proxies.backends.base import AssistantCatalog, Backend
 from proxies.backends.factory import create_backend
@@ -112,6 +113,7 @@ def wire(
         stream=stream,
         journal=journal,
         price=Prices.from_settings(settings).cost,
+        admission=admission_for(settings.max_exchanges_in_progress),
     )
     mediator.attach(user, assistant)
     return user

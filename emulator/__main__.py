@@ -12,6 +12,7 @@ import uvicorn
 from .common.app import build_app
 from .common.config import EmulatorConfig
 from .common.profiles import PROFILES
+from .common.server import KEEP_ALIVE_S
 from .common.state import EmulatorState
 from .demo.model import DemoStockModel
 
@@ -68,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         lifespan="on",
         log_level=args.log_level,
         timeout_graceful_shutdown=2,
+        timeout_keep_alive=KEEP_ALIVE_S,  # see EmulatorServer.start
     )
 
 

@@ -47,15 +47,25 @@ class MediatorStateMachine(Mediator):
     def __init__(self, *, conversation_id: str | None = None) -> None:
         super().__init__(conversation_id=conversation_id)
         self._model = _Model()
-        self._machine = Machine(
-            model=self._model,
-            states=State,
-            transitions=_machine_transitions(),
-            initial=State.NEW,
-            auto_transitions=False,
-            queued=True,
-            ignore_invalid_triggers=False,
-        )
+        self._model.state = State.NEW
+        self._built: Machine | None = None
+
+    @property
+    def _machine(self) -> Machine:
+        """The machine, built at the first trigger rather than with the conversation: it
+        costs about 3 ms of CPU, which a burst of new conversations would otherwise pay all
+        at once, before any of them could be served (see proxies/admission.py)."""
+        if self._built is None:
+            self._built = Machine(
+                model=self._model,
+                states=State,
+                transitions=_machine_transitions(),
+                initial=self._model.state,
+                auto_transitions=False,
+                queued=True,
+                ignore_invalid_triggers=False,
+            )
+        return self._built
 
     @property
     def state(self) -> State:
@@ -66,6 +76,7 @@ class MediatorStateMachine(Mediator):
 
     def _apply(self, trigger: Trigger) -> None:
         state = self.state
+        self._machine  # noqa: B018 (built on first use: it gives the model its triggers)
         try:
             self._model.trigger(trigger.value)  # type: ignore[attr-defined]
         except MachineError as err:

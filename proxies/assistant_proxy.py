@@ -32,6 +32,7 @@ from mediator.errors import (
 )
 from mediator.journal import Journal, MemoryJournal
 from mediator.usage import Usage
+from proxies.admission import Admission, Slot
 from proxies.backends.base import (
     Backend,
     RunSnapshot,
@@ -77,6 +78,7 @@ class AssistantProxy:
         stream: bool = False,
         journal: Journal | None = None,
         price: Price | None = None,
+        admission: Admission | None = None,
     ) -> None:
         if not assistant_id or not isinstance(assistant_id, str):
             raise ValueError("assistant_id must be a non-empty string")
@@ -106,6 +108,12 @@ class AssistantProxy:
         self._streams = StreamReader(mediator, backend, self._poll)
         # Without a server hint, polls are timed by what this assistant's turns have taken.
         self._turns = turn_clock(f"{backend.name}:{assistant_id}")
+        # Exchanges (and the conversation's creation) wait their turn when the loop has
+        # more than it can carry; this conversation's place in line is taken at its first
+        # request and kept, so whoever came first is served first.
+        self._admission = admission
+        self._place: int | None = None
+        self._slot: Slot | None = None  # held while an exchange works
 
     @property
     def thread_id(self) -> str | None:
@@ -142,7 +150,23 @@ class AssistantProxy:
         )
 
     async def open_conversation(self) -> str:
-        return await self.ensure_thread()
+        async with self._admitted():
+            return await self.ensure_thread()
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self) -> AsyncIterator[None]:
+        """Hold one of the loop's slots for the block (no gate: nothing to wait for)."""
+        if self._admission is None:
+            yield
+            return
+        if self._place is None:
+            self._place = self._admission.place()
+        async with self._admission.admitted(self._place) as slot:
+            self._slot = slot
+            try:
+                yield
+            finally:
+                self._slot = None
 
     async def check_assistant(self) -> None:
         await self._backend.check_assistant(self._assistant_id)
@@ -151,6 +175,8 @@ class AssistantProxy:
     def deadline_paused(self) -> Iterator[None]:
         """The exchange deadline stops within the block (a person decides) and then goes on
         with the time it had left."""
+        if self._slot is not None:  # a person deciding holds no slot; the rest runs on
+            self._slot.release()
         deadline = self._deadline
         when = deadline.when() if deadline is not None else None
         if deadline is None or when is None or deadline.expired():
@@ -224,7 +250,9 @@ class AssistantProxy:
         self._reported = None
         try:
             async with asyncio.timeout(self._policy.deadline_s) as self._deadline:
-                await self._run_exchange(exchange_id, text, resuming=resuming)
+                # Waiting in line counts against the deadline: it is the user's wait too.
+                async with self._admitted():
+                    await self._run_exchange(exchange_id, text, resuming=resuming)
         except TimeoutError:
             await self._end_failed(
                 ExchangeTimeoutError(

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
+#: Seconds an idle keep-alive connection is kept open (see `start`).
+KEEP_ALIVE_S = 75
 STOP_TIMEOUT = 5.0
 
 
@@ -155,6 +157,11 @@ class EmulatorServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=1,
+            # Longer than a client's idle expiry (httpx: 5 s, uvicorn's own default is 5 s
+            # too): with equal times, a busy client reuses a pooled connection just as the
+            # server closes it, and the request fails with a connection error. Servers in
+            # front of real APIs keep idle connections far longer.
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
