@@ -12,11 +12,18 @@ runs.
 
 Publishing works from any thread; listeners run in the publishing thread, synchronously, in
 subscription order. A listener must be quick and must not fire mediator triggers.
+
+A subscription dropped without `close()` may sit in a reference cycle: the garbage collector can
+then free it in the middle of a send, after pypubsub copied the topic's listeners, and pypubsub
+calls the dead listener ("Dead Listener called, still subscribed!"). The bus installs a listener
+exception handler (unless the application set its own) that skips such a listener, and logs any
+other failure of a listener subscribed to pypubsub directly, so a send always reaches the rest.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -42,6 +49,29 @@ def _message_data_spec(event: MediatorEvent) -> None:
     """Prototype listener: defines each topic's message data as the single argument ``event``."""
 
 
+class _ListenerFailures:
+    """pypubsub's listener exception handler: skip a listener collected mid-send (it was
+    dropped), log any other failure (of a listener subscribed to pypubsub directly; the bus's
+    own contain theirs), and let the send go on."""
+
+    def __call__(self, listener_id: str, topic: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, RuntimeError) and "Dead Listener" in str(error):
+            return
+        _logger.error(
+            "pypubsub listener %s failed on %s; continuing",
+            listener_id,
+            topic.getName(),
+            exc_info=error,
+        )
+
+
+def _handle_listener_failures() -> None:
+    """Install `_ListenerFailures` unless the application handles listener errors itself."""
+    if pub.getListenerExcHandler() is None:
+        pub.setListenerExcHandler(_ListenerFailures())
+
+
 def define_topics(topics: Iterable[str] = ALL_TOPICS) -> None:
     """Create `topics` in pypubsub's default tree with the ``event`` message data spec.
 
@@ -51,6 +81,7 @@ def define_topics(topics: Iterable[str] = ALL_TOPICS) -> None:
     """
     manager = pub.getDefaultTopicMgr()
     with _topic_lock:
+        _handle_listener_failures()
         for name in topics:
             # pypubsub's own annotations name a placeholder Topic class; the real one is untyped.
             topic: Any = manager.getOrCreateTopic(name, _message_data_spec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import uuid
@@ -219,3 +220,58 @@ def test_repr_shows_state_and_filter() -> None:
     assert subscription.conversation_id == "thread_9"
     subscription.close()
     assert "closed" in repr(subscription)
+
+
+def test_a_subscription_collected_in_the_middle_of_a_send_is_skipped() -> None:
+    """A dropped subscription in a reference cycle, freed by the garbage collector after
+    pypubsub copied the topic's listeners: the send goes on to the others, nothing raises."""
+    conv = _conv()
+    doomed_seen: list[MediatorEvent] = []
+    last_seen: list[MediatorEvent] = []
+
+    class Holder:
+        """Keeps a subscription in a cycle, as an object of an app would."""
+
+        def __init__(self) -> None:
+            self.itself = self
+            self.subscription = bus.subscribe(doomed_seen.append, conversation_id=conv)
+
+    holder: Holder | None = None
+
+    def collect_the_holder(event: MediatorEvent) -> None:
+        nonlocal holder
+        holder = None
+        gc.collect()
+
+    with bus.subscribe(collect_the_holder, conversation_id=conv):
+        holder = Holder()
+        with bus.subscribe(last_seen.append, conversation_id=conv):
+            event = _delta(conv)
+            bus.publish(event)  # does not raise
+            assert doomed_seen == []
+            assert last_seen == [event]
+
+
+def test_a_failing_listener_subscribed_to_pypubsub_directly_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conv = _conv()
+    seen: list[MediatorEvent] = []
+
+    def explode(event: MediatorEvent) -> None:
+        raise ValueError("direct listener bug")
+
+    bus.define_topics()
+    pub.subscribe(explode, "messageDelta")
+    try:
+        with (
+            caplog.at_level(logging.ERROR, logger="mediator.bus"),
+            bus.subscribe(seen.append, conversation_id=conv),
+        ):
+            event = _delta(conv)
+            bus.publish(event)  # does not raise
+    finally:
+        pub.unsubscribe(explode, "messageDelta")
+    assert seen == [event]
+    failures = [r for r in caplog.records if "direct listener" in str(r.exc_info)]
+    assert len(failures) == 1
