@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any, Final, TypeAlias
 
 from pubsub import pub
+from pubsub.core.listener import IListenerExcHandler
 
 from mediator.errors import MediatorError
 from mediator.events import ALL_TOPICS, MediatorEvent
@@ -49,7 +50,7 @@ def _message_data_spec(event: MediatorEvent) -> None:
     """Prototype listener: defines each topic's message data as the single argument ``event``."""
 
 
-class _ListenerFailures:
+class _ListenerFailures(IListenerExcHandler):
     """pypubsub's listener exception handler: skip a listener collected mid-send (it was
     dropped), log any other failure (of a listener subscribed to pypubsub directly; the bus's
     own contain theirs), and let the send go on."""
