@@ -22,6 +22,7 @@ variable OpenTelemetry's own GenAI instrumentations read.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import threading
@@ -44,8 +45,10 @@ _lock = threading.Lock()
 _subscription: Subscription | None = None
 
 
+@functools.cache
 def tracing_available() -> bool:
-    """True when the OpenTelemetry extra (API and SDK) is installed."""
+    """True when the OpenTelemetry extra (API and SDK) is installed (looked up once: each
+    wiring asks, and the lookup costs more than wiring a conversation otherwise does)."""
     try:
         return (
             importlib.util.find_spec("opentelemetry.trace") is not None
