@@ -64,17 +64,30 @@ class Recent(OrderedDict[K, V]):
 
 @dataclass
 class WriterMemory:
-    """What the writer knows is committed: session -> conversation, exchange -> run, run starts."""
+    """What the writer knows is committed: session -> conversation, exchange -> run, run starts,
+    and the conversations whose row exists with its session set."""
 
     conversations: Recent[str, str] = field(default_factory=Recent)
     runs: Recent[str, str] = field(default_factory=Recent)
     run_starts: Recent[str, datetime] = field(default_factory=Recent)
+    claimed: Recent[str, str] = field(default_factory=Recent)
+    """Conversation ids whose row exists with a session set (the value: the session of the batch
+    that made it so). Such a row needs neither its insert nor its session claim again, only its
+    ``updated_at`` touched (two statements fewer in every batch of a live conversation); rows
+    are never deleted while a recorder runs."""
 
     def learn(self, plan: BatchPlan) -> None:
         """Remember `plan`'s attachments; call only after its transaction committed."""
         self.conversations.remember(plan.session_bindings)
         self.runs.remember(plan.exchange_bindings)
         self.run_starts.remember(plan.known_starts)
+        self.claimed.remember(
+            {
+                span.conversation_id: span.session_id
+                for span in plan.conversations.values()
+                if span.session_id is not None
+            }
+        )
 
 
 @dataclass(slots=True)

@@ -114,7 +114,11 @@ class BatchWriter:
     def _conversations(self, connection: Connection, plan: BatchPlan) -> None:
         sql = self._driver
         spans = plan.conversations.values()
-        rows = [(s.conversation_id, s.session_id, s.first_at, s.last_at) for s in spans] + [
+        # A conversation an earlier batch stored with its session: its row is there, only
+        # touched (the insert and the claim would change nothing).
+        claimed = self.memory.claimed
+        new = [s for s in spans if s.conversation_id not in claimed]
+        rows = [(s.conversation_id, s.session_id, s.first_at, s.last_at) for s in new] + [
             (n.conversation_id, None, n.at, n.at) for n in plan.notes
         ]
         sql.insert_conversations.run(connection, rows)
@@ -123,7 +127,7 @@ class BatchWriter:
         )
         claims = [
             {"b_id": s.conversation_id, "b_session": s.session_id}
-            for s in spans
+            for s in new
             if s.session_id is not None
         ]
         sql.claim_sessions.run_dicts(connection, claims)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.event import listens_for
 from sqlalchemy.exc import DataError, OperationalError
@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from persistence import Recorder, make_engine, upgrade_schema
 from persistence.driver_sql import CopyInsert, time_value
-from persistence.models import Message, RunEvent, ToolCallRow, UTCDateTime
+from persistence.models import Conversation, Message, RunEvent, ToolCallRow, UTCDateTime
 from persistence.recorder import _is_transient
-from persistence.records import CallRecord, EventRecord, Record
+from persistence.records import CallRecord, ConversationNote, EventRecord, Record
 from persistence.statements import driver_statements_for
 from persistence.writer import BatchWriter, _event_row
 from tests.persistence.support import drive_exchange, quiet_mediator
@@ -167,6 +167,48 @@ def test_a_sqlite_allowing_few_parameters_per_statement_gets_smaller_statements(
         stored = session.scalars(select(RunEvent.event_uuid).order_by(RunEvent.id)).all()
     assert stored == [r.event_uuid for r in batch if isinstance(r, EventRecord)]
     engine.dispose()
+
+
+def test_a_stored_conversation_is_only_touched_by_later_batches(tmp_path: Any) -> None:
+    """Once a batch stored a conversation with its session, later batches of it neither insert
+    its row nor claim its session again (two statements fewer per batch), and its row still
+    ends with its first session and its latest time."""
+    engine = make_engine(f"sqlite:///{tmp_path}/claimed.db")
+    upgrade_schema(engine)
+    engine.dispose()
+    seen: list[str] = []
+
+    @listens_for(engine, "connect")
+    def _trace(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.set_trace_callback(seen.append)
+
+    writer = BatchWriter(engine)
+    writer.write([_event(0, type="StateChanged", topic="stateChanged", state="started")])
+    assert any(s.startswith("INSERT INTO conversations") for s in seen)
+    seen.clear()
+    writer.write([_event(1, at=TIMES[2]), _event(2, at=TIMES[3], session_id="s2")])
+    assert not any(s.startswith("INSERT INTO conversations") for s in seen), seen
+    assert not any("SET session_id" in s for s in seen), seen
+    assert any("SET updated_at" in s for s in seen), seen
+    with Session(engine) as session:
+        row = session.get_one(Conversation, "thread_d")
+        assert (row.session_id, row.updated_at) == ("s1", max(TIMES[2], TIMES[3]))
+        assert session.scalar(select(func.count()).select_from(RunEvent)) == 3
+    engine.dispose()
+
+
+def test_a_conversation_made_by_a_note_still_gets_its_session(db_engine: Engine) -> None:
+    """A note stores a conversation without a session: it is not known as claimed, so its
+    first event's session is still written into the row."""
+    writer = BatchWriter(db_engine)
+    writer.write([ConversationNote("thread_d", "asst_1", "responses", at=TIMES[0])])
+    assert "thread_d" not in writer.memory.claimed
+    writer.write([_event(1)])
+    writer.write([_event(2, session_id="s2")])
+    with Session(db_engine) as session:
+        row = session.get_one(Conversation, "thread_d")
+        assert (row.session_id, row.assistant_id) == ("s1", "asst_1")
+    assert "thread_d" in writer.memory.claimed
 
 
 @pytest.fixture
