@@ -487,13 +487,21 @@ class ResponsesBackend(Backend):
                         )
 
     def _response(self, payload: dict[str, Any]) -> Response:
-        """The `Response` of a lifecycle event (validated when the client is strict)."""
+        """The `Response` of a lifecycle event (validated when the client is strict).
+
+        Only the fields `_record` reads are built: the rest (the request's tools,
+        instructions and settings, echoed in every lifecycle event) made building the
+        nested models most of the event loop's CPU per exchange.
+        """
         if self._clients.strict:
             return Response.model_validate(payload)
-        return Response.construct(**payload)
+        return Response.construct(**{name: payload[name] for name in _READ if name in payload})
 
 
 _BEARER: Final[RequestOptions] = {"security": {"bearer_auth": True}}
+
+#: The fields of a `Response` that `ResponsesBackend._record` reads.
+_READ: Final = ("id", "status", "output", "error", "incomplete_details", "usage", "model")
 
 _LIFECYCLE = frozenset(
     {

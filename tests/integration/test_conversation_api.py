@@ -205,3 +205,18 @@ async def test_open_conversation_names_an_unknown_assistant_and_creates_nothing(
         async with conversation.open_conversation("asst_nobody_made", settings=settings):
             pass
     assert server.owners() == before
+
+
+async def test_a_lenient_client_reads_calls_reply_usage_and_model_from_the_stream() -> None:
+    """The default (lenient) client builds only the read fields of each lifecycle event's
+    response; the tool call, the reply, each response's usage and its model still arrive."""
+    seen: list[MediatorEvent] = []
+    async with conversation.open_conversation(settings=_settings()) as chat:
+        with chat.on_event(seen.append):
+            reply = await chat.ask("What is the price of AMZN?")
+    assert "AMZN" in reply
+    executed = [e for e in seen if isinstance(e, ToolExecuted)]
+    assert [e.call.name for e in executed] == ["get_stock_price"]
+    reports = [e for e in seen if isinstance(e, conversation.UsageReported)]
+    assert len(reports) == 2  # one per model response: the call, then the reply
+    assert all(r.model and r.usage.input_tokens > 0 < r.usage.output_tokens for r in reports)
