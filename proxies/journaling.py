@@ -30,11 +30,12 @@ JOURNAL_WAIT_S: Final = 3.0
 
 
 async def journaled(call: Callable[..., T], *args: object) -> T | None:
-    """`call(*args)` in a worker thread, bounded; None (and a warning) if it failed.
+    """`call(*args)`, bounded by `JOURNAL_WAIT_S`; None (and a warning) if it failed.
 
     A journal method whose owner says it never blocks (``blocks = False``, the in-memory
-    journal) is called inline: with many conversations, a hop to the default executor's few
-    threads per journal call would queue every conversation behind the others.
+    journal) is called inline, and one of a `QueuedJournal` is queued and its future awaited:
+    with many conversations, a hop to the default executor's few threads per journal call
+    would queue every conversation behind the others. Any other runs in a worker thread.
     """
     owner = getattr(call, "__self__", None)
     try:
