@@ -7,6 +7,7 @@ still speak it. All SDK types stop here: the Assistant Proxy sees only `RunSnaps
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, TypeVar
@@ -38,6 +39,24 @@ _T = TypeVar("_T")
 _PAGE_LIMIT = 100
 # How far back reconciliation looks for what an attempt of this exchange created.
 _RECENT = 20
+# Most runs whose streamed reply is kept until asked for (one per conversation in flight).
+_STREAMED_RUNS = 256
+
+
+class _StreamedReply:
+    """What a run's streams delivered of its reply, whole (``thread.message.completed``).
+
+    Kept only while every stream of the run was read without a break, from the one that
+    created it: then, once the run completed, its reply is known without listing the thread's
+    messages (one request fewer per exchange). Anything else (a broken stream, a run first seen
+    by polling, a server that never sends the completed messages) leaves the listing to do.
+    """
+
+    __slots__ = ("complete", "texts")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.complete = False
 
 
 def snapshot_from_run(run: Run, *, poll_after_s: float | None = None) -> RunSnapshot:
@@ -104,6 +123,7 @@ class AssistantsBackend(Backend):
 
     def __init__(self, client: SharedClient) -> None:
         self._clients = client
+        self._streamed: OrderedDict[str, _StreamedReply] = OrderedDict()
 
     @property
     def _client(self) -> AsyncOpenAI:
@@ -221,6 +241,9 @@ class AssistantsBackend(Backend):
         return snapshot_from_run(run)
 
     async def get_reply(self, thread_id: str, run_id: str) -> str:
+        streamed = self._streamed.pop(run_id, None)
+        if streamed is not None and streamed.complete and streamed.texts:
+            return "\n\n".join(streamed.texts)
         texts: list[str] = []
         async with sdk_errors():
             async for message in self._threads.messages.list(
@@ -268,7 +291,8 @@ class AssistantsBackend(Backend):
             self._stream(
                 lambda: self._posts.runs.create(
                     thread_id, assistant_id=assistant_id, stream=True, metadata=tag
-                )
+                ),
+                run_id=None,
             )
         ) as items:
             async for item in items:
@@ -284,27 +308,80 @@ class AssistantsBackend(Backend):
                 thread_id=thread_id,
                 tool_outputs=outputs,  # type: ignore[arg-type]
                 stream=True,
-            )
+            ),
+            run_id=run_id,
         )
 
     async def _stream(
-        self, open_stream: Callable[[], Awaitable[Any]]
+        self, open_stream: Callable[[], Awaitable[Any]], *, run_id: str | None
     ) -> AsyncGenerator[StreamItem, None]:
-        run_id = ""
-        async with sdk_errors():
-            stream = await open_stream()
-            async with stream:
-                async for event in stream:
-                    name: str = event.event
-                    if name.startswith("thread.run.") and not name.startswith("thread.run.step"):
-                        snapshot = snapshot_from_run(event.data)
-                        run_id = snapshot.run_id
-                        yield snapshot
+        """The run's events as `StreamItem`s; `run_id` None for the stream that creates it."""
+        watch = _ReplyWatch(self._streamed, run_id)
+        try:
+            async with sdk_errors():
+                stream = await open_stream()
+                async with stream:
+                    async for event in stream:
+                        for item in _items(event, watch):
+                            yield item
                         # After the final snapshot the server sends `done` and closes; the
                         # stream is read to its end so no half-read response is left behind.
-                    elif name == "thread.message.delta":
-                        for block in event.data.delta.content or []:
-                            if block.type == "text" and block.text and block.text.value:
-                                yield TextDelta(run_id, block.text.value)
-                    elif name == "error":
-                        raise BackendServerError(event.data.message, code=event.data.code)
+        except BaseException:
+            watch.broke()
+            raise
+
+
+def _items(event: Any, watch: _ReplyWatch) -> list[StreamItem]:
+    """What one stream event says, for the proxy (and for `watch`)."""
+    name: str = event.event
+    if name.startswith("thread.run.") and not name.startswith("thread.run.step"):
+        snapshot = snapshot_from_run(event.data)
+        watch.saw_run(snapshot)
+        return [snapshot]
+    if name == "thread.message.delta":
+        return [
+            TextDelta(watch.run_id, block.text.value)
+            for block in event.data.delta.content or []
+            if block.type == "text" and block.text and block.text.value
+        ]
+    if name == "thread.message.completed":
+        watch.saw_message(event.data)
+    elif name == "error":
+        raise BackendServerError(event.data.message, code=event.data.code)
+    return []
+
+
+class _ReplyWatch:
+    """Keeps a run's reply as one of its streams delivers it (see `_StreamedReply`)."""
+
+    __slots__ = ("_kept", "_new", "_reply", "_settled", "run_id")
+
+    def __init__(self, kept: OrderedDict[str, _StreamedReply], run_id: str | None) -> None:
+        self._kept = kept
+        self._new = run_id is None  # the stream creating the run: its reply starts here
+        self.run_id = run_id or ""
+        # A later stream adds to what the earlier ones kept (nothing, if one of them broke).
+        self._reply = None if run_id is None else kept.get(run_id)
+        self._settled = False  # the run's last status: waiting for outputs, or ended
+
+    def saw_run(self, snapshot: RunSnapshot) -> None:
+        if self._new and not self.run_id:
+            self._reply = self._kept[snapshot.run_id] = _StreamedReply()
+            while len(self._kept) > _STREAMED_RUNS:  # runs never asked for (cancelled)
+                self._kept.popitem(last=False)
+        self.run_id = snapshot.run_id
+        self._settled = not snapshot.status.is_active
+        if self._reply is not None and snapshot.status.is_terminal:
+            self._reply.complete = snapshot.status is RunStatus.COMPLETED
+
+    def saw_message(self, message: Any) -> None:
+        if self._reply is not None and message.role == "assistant":
+            self._reply.texts.extend(
+                block.text.value for block in message.content if block.type == "text"
+            )
+
+    def broke(self) -> None:
+        """The stream ended in an error. Before the run settled, its messages are not known
+        whole: they are listed when asked for. (After, nothing of the reply is missing.)"""
+        if self.run_id and not self._settled:
+            self._kept.pop(self.run_id, None)
