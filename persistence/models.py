@@ -7,9 +7,9 @@ queries; nobody creates tables from them (``python db_setup.py`` does, through A
 Identity and idempotency:
 
 - conversations and runs are keyed by their remote ids; tool calls by (run, call id);
-- every recorded event has a random ``event_uuid`` given when the recorder enqueues it, unique
-  in ``run_events`` and ``messages``: writing a batch twice (a retry after a commit whose
-  acknowledgement was lost) inserts nothing new;
+- every recorded event has an ``event_uuid`` (its time, then random bits) given by the
+  recorder, unique in ``run_events`` and ``messages``: writing a batch twice (a retry after a
+  commit whose acknowledgement was lost) inserts nothing new;
 - ``session_id`` is the mediator's local id and ``exchange_id`` the recorder's id for one
   exchange (a user message and the run it starts); both exist before the remote ids do.
 
@@ -160,6 +160,20 @@ Index("ix_runs_conversation_started", Run.conversation_id, Run.started_at)
 Index("ix_runs_status_started", Run.status, Run.started_at)
 # The history's status filter: which conversations have a run in a state, from the index alone.
 Index("ix_runs_status_conversation", Run.status, Run.conversation_id)
+# The transcript finds an exchange's run.
+Index("ix_runs_exchange_id", Run.exchange_id)
+
+
+def _waiting_to_attach(column: Any, missing: Any) -> Index:
+    """An index of `column` over the rows whose `missing` id is not known yet: what the writer
+    looks up to attach rows stored before their conversation or run (revision 0006)."""
+    where = missing.is_(None)
+    return Index(
+        f"ix_{column.table.name}_{column.name}",
+        column,
+        sqlite_where=where,
+        postgresql_where=where,
+    )
 
 
 class Message(Base):
@@ -171,8 +185,8 @@ class Message(Base):
     event_uuid: Mapped[str] = mapped_column(String(32), unique=True)
     conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"))
-    session_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    exchange_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    exchange_id: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -181,6 +195,8 @@ class Message(Base):
 
 
 Index("ix_messages_conversation_created", Message.conversation_id, Message.created_at, Message.id)
+_waiting_to_attach(Message.session_id, Message.conversation_id)
+_waiting_to_attach(Message.exchange_id, Message.run_id)
 
 
 class RunEvent(Base):
@@ -194,8 +210,8 @@ class RunEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_uuid: Mapped[str] = mapped_column(String(32), unique=True)
-    session_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    exchange_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    exchange_id: Mapped[str | None] = mapped_column(String(32))
     conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"))
     seq: Mapped[int] = mapped_column(Integer)
@@ -222,6 +238,8 @@ class RunEvent(Base):
 
 Index("ix_run_events_run_seq", RunEvent.run_id, RunEvent.seq)
 Index("ix_run_events_conversation_at", RunEvent.conversation_id, RunEvent.at)
+_waiting_to_attach(RunEvent.session_id, RunEvent.conversation_id)
+_waiting_to_attach(RunEvent.exchange_id, RunEvent.run_id)
 
 
 class ToolCallRow(Base):

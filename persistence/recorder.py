@@ -93,14 +93,21 @@ class RecorderStats:
     spilled: int = 0
 
 
-class _RandomKeys:
-    """128 random bits as 32 hex digits per call: ``event_uuid`` values.
+class _EventKeys:
+    """``event_uuid`` values: 32 hex digits, the time in milliseconds then 80 random bits.
 
-    Drawn from the system 1,024 at a time: `os.urandom` lets go of the interpreter lock, and
-    taking it back from a busy publisher can wait a whole switch interval; `uuid.uuid4` did
-    that for every event (and spends six of the bits on marking a version)."""
+    Time first, so that keys made later sort later: every insert into the key's unique index
+    lands at its end, on the same few pages, instead of a random page of an index as large as
+    the table (random keys made storing an event slower the more were stored, and each commit
+    write a page per event). 80 random bits keep keys made in the same millisecond, by any
+    number of processes, distinct.
+
+    Random bytes are drawn from the system 1,024 keys at a time: `os.urandom` lets go of the
+    interpreter lock, and taking it back from a busy publisher can wait a whole switch
+    interval."""
 
     _BATCH: Final = 1024
+    _RANDOM_HEX: Final = 20
 
     def __init__(self) -> None:
         self._hex = ""
@@ -109,9 +116,9 @@ class _RandomKeys:
     def __call__(self) -> str:
         start = self._next
         if start >= len(self._hex):
-            self._hex, start = os.urandom(16 * self._BATCH).hex(), 0
-        self._next = start + 32
-        return self._hex[start : start + 32]
+            self._hex, start = os.urandom(self._RANDOM_HEX // 2 * self._BATCH).hex(), 0
+        self._next = start + self._RANDOM_HEX
+        return f"{time.time_ns() // 1_000_000:012x}{self._hex[start : self._next]}"
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -215,7 +222,7 @@ class Recorder:
         self._subscription: Subscription | None = None
         self._closed_ok = True
         self._writer = BatchWriter(self._engine)
-        self._random_key = _RandomKeys()  # the writer thread's only
+        self._event_key = _EventKeys()  # the writer thread's only
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -494,7 +501,7 @@ class Recorder:
         # An event published outside an exchange (opening a conversation) is its own.
         exchange_id = item.exchange_id or uuid.uuid4().hex
         records.append(
-            to_record(item, event_uuid=self._random_key(), exchange_id=exchange_id, seq=item.seq)
+            to_record(item, event_uuid=self._event_key(), exchange_id=exchange_id, seq=item.seq)
         )
         return records
 

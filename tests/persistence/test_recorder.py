@@ -76,6 +76,31 @@ async def test_writing_the_same_batch_again_stores_nothing_twice(db_engine: Engi
     assert counts(db_engine) == before
 
 
+async def test_event_keys_are_unique_and_sort_in_the_order_they_were_made(
+    recorder: Recorder, db_engine: Engine
+) -> None:
+    """Keys start with the time, so an index of them grows at its end (not at random)."""
+    mediator = quiet_mediator()
+    await drive_exchange(mediator, conversation_id="thread_keys", run_id="run_k1")
+    assert recorder.flush(10)
+    made = time.time_ns() // 1_000_000
+    deadline = time.monotonic() + 5
+    while time.time_ns() // 1_000_000 == made:  # the next keys are made a millisecond later
+        assert time.monotonic() < deadline
+    await drive_exchange(mediator, conversation_id="thread_keys", run_id="run_k2")
+    assert recorder.flush(10)
+    with Session(db_engine) as session:
+        rows = session.execute(select(RunEvent.run_id, RunEvent.event_uuid)).all()
+    first = [key for run, key in rows if run == "run_k1"]
+    second = [key for run, key in rows if run == "run_k2"]
+    keys = first + second
+    assert len(first) == len(second) == EVENTS_PER_EXCHANGE
+    assert len(set(keys)) == len(keys)
+    assert all(len(key) == 32 and int(key, 16) >= 0 for key in keys)
+    assert max(first) < min(second)
+    assert abs(int(keys[0][:12], 16) - made) < 60_000  # milliseconds since the epoch
+
+
 async def test_events_before_the_conversation_exists_join_it_across_batches(
     db_engine: Engine,
 ) -> None:

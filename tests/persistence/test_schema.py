@@ -65,8 +65,16 @@ def schema_snapshot(engine: Engine) -> dict[str, Any]:
             "columns": {
                 t: [(c["name"], str(c["type"])) for c in inspector.get_columns(t)] for t in tables
             },
-            "indexes": {t: sorted(str(i) for i in inspector.get_indexes(t)) for t in tables},
+            "indexes": {
+                t: sorted(_index_text(i) for i in inspector.get_indexes(t)) for t in tables
+            },
         }
+
+
+def _index_text(index: Any) -> str:
+    """An index as reflected, its options' SQL as text (a partial index's WHERE is an object)."""
+    options = {key: str(value) for key, value in index.get("dialect_options", {}).items()}
+    return str({**index, "dialect_options": options})
 
 
 def v1_table_rows(
@@ -278,3 +286,62 @@ def test_upgrade_from_0004_indexes_the_runs_already_there(db_engine: Engine) -> 
             session.execute(text("SET LOCAL enable_seqscan = off"))
             plan = " ".join(str(r[0]) for r in session.execute(text(f"EXPLAIN {statement}")))
         assert "ix_runs_status_conversation" in plan
+
+
+def _plan(session: Session, engine: Engine, statement: str) -> str:
+    if engine.dialect.name == "sqlite":
+        return " ".join(
+            str(r[-1]) for r in session.execute(text(f"EXPLAIN QUERY PLAN {statement}"))
+        )
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    return " ".join(str(r[0]) for r in session.execute(text(f"EXPLAIN {statement}")))
+
+
+def test_upgrade_from_0005_makes_the_attach_indexes_partial(db_engine: Engine) -> None:
+    """Revision 0006: the session and exchange indexes of events and messages hold only rows
+    still waiting for their conversation or run; every row is kept, and the writer's attach
+    statements still find the waiting rows through them."""
+    from alembic import command
+
+    from persistence.schema import alembic_config
+    from tests.persistence.test_history import seed
+
+    config = alembic_config(db_engine)
+    with db_engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+        connection.commit()
+    seed(db_engine)
+    with db_engine.begin() as connection:  # a row stored before its conversation and run
+        connection.execute(
+            text(
+                "INSERT INTO run_events (event_uuid, session_id, exchange_id, seq, type, topic,"
+                " state, at) VALUES ('e-waiting', 's-new', 'x-new', 0, 'StateChanged', 't',"
+                " 'ready', '2026-12-02 10:00:00')"
+            )
+        )
+    counts = "SELECT (SELECT count(*) FROM run_events), (SELECT count(*) FROM messages)"
+    with db_engine.connect() as connection:
+        before = tuple(connection.execute(text(counts)).one())
+    assert upgrade_schema(db_engine).describe().startswith("upgraded 0005 -> ")
+    with db_engine.connect() as connection:
+        assert tuple(connection.execute(text(counts)).one()) == before
+        inspector = inspect(connection)
+        for table in ("run_events", "messages"):
+            partial = {
+                i["name"]: str(i.get("dialect_options", {}).get(f"{db_engine.dialect.name}_where"))
+                for i in inspector.get_indexes(table)
+            }
+            assert "conversation_id IS NULL" in partial[f"ix_{table}_session_id"]
+            assert "run_id IS NULL" in partial[f"ix_{table}_exchange_id"]
+        run_indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("runs")}
+        assert run_indexes["ix_runs_exchange_id"] == ["exchange_id"]
+    with Session(db_engine) as session:
+        by_session = (
+            "SELECT id FROM run_events WHERE session_id = 's-new' AND conversation_id IS NULL"
+        )
+        assert session.execute(text(by_session)).scalars().all() != []
+        assert "ix_run_events_session_id" in _plan(session, db_engine, by_session)
+    with Session(db_engine) as session:
+        by_exchange = "SELECT id FROM run_events WHERE exchange_id = 'x-new' AND run_id IS NULL"
+        assert "ix_run_events_exchange_id" in _plan(session, db_engine, by_exchange)
