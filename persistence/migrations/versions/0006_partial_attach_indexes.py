@@ -30,17 +30,13 @@ _TABLES = ("run_events", "messages")
 _ATTACH = (("session_id", "conversation_id"), ("exchange_id", "run_id"))
 
 
-def _where(missing: str) -> dict[str, sa.TextClause]:
-    clause = sa.text(f"{missing} IS NULL")
-    return {"sqlite_where": clause, "postgresql_where": clause}
-
-
 def upgrade() -> None:
     for table in _TABLES:
         for column, missing in _ATTACH:
             name = f"ix_{table}_{column}"
             op.drop_index(name, table_name=table)
-            op.create_index(name, table, [column], **_where(missing))
+            waiting = sa.text(f"{missing} IS NULL")
+            op.create_index(name, table, [column], sqlite_where=waiting, postgresql_where=waiting)
     op.create_index("ix_runs_exchange_id", "runs", ["exchange_id"])
 
 
