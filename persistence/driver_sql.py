@@ -4,9 +4,10 @@ SQLAlchemy's ``executemany`` of a compiled statement processes every parameter o
 Python (a dict per row, the bind processors of its types): that was most of the writer's CPU
 per stored event. Here each statement of `persistence.statements` is compiled once, for the
 engine's dialect with positional parameters, and the writer passes its rows as tuples to the
-driver's own cursor (`driver_cursor`): the same connection and transaction, and the driver's
-errors raised as SQLAlchemy's (so an outage is still told from a refused record). The driver does
-the rest in C (sqlite3's ``executemany``; psycopg's in pipeline mode).
+driver's own cursor, in a transaction run straight on a pooled driver connection
+(`driver_transaction`), the driver's errors raised as SQLAlchemy's (so an outage is still told
+from a refused record). The driver does the rest in C (sqlite3's ``executemany``; psycopg's in
+pipeline mode). The exchange journal writes its rows the same way.
 
 The one conversion SQLAlchemy did that matters is the time columns' (`UTCDateTime`): timezone
 aware in, UTC out, naive refused; on sqlite, UTC wall time as text in SQLAlchemy's own format.
@@ -26,7 +27,7 @@ same ``INSERT ... ON CONFLICT DO NOTHING`` in their batch order, in the batch's 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Final
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import JSON, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -43,10 +44,11 @@ from persistence.models import UTCDateTime
 __all__ = [
     "CopyInsert",
     "DriverStatement",
-    "driver_cursor",
     "Insert",
     "ValuesInsert",
     "compile_for_driver",
+    "driver_transaction",
+    "time_from_driver",
     "time_value",
 ]
 
@@ -82,6 +84,15 @@ def time_value(dialect_name: str) -> TimeValue:
     return _sqlite_time if dialect_name == "sqlite" else _aware_time
 
 
+def time_from_driver(value: datetime | str | None) -> datetime | None:
+    """A `UTCDateTime` column's value as a driver returns it, as `UTCDateTime` reads it."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # sqlite: the UTC wall time as text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class DriverStatement:
     """One statement as driver SQL, with the order its tuples' values must come in."""
@@ -94,35 +105,48 @@ class DriverStatement:
     constants: dict[str, Any]
     """Values the statement itself fixes (literals SQLAlchemy made parameters, like a LIMIT)."""
     time: TimeValue
+    others: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    """Positions whose type converts its values in Python (JSON): the type's own processor."""
 
-    def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Run the statement once per row (tuples in `names` order, times not yet converted)."""
+    def run(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run the statement once per row (tuples in `names` order, times not yet converted)
+        on the driver's `cursor` (see `driver_transaction`)."""
         if not rows:
             return
-        if self.times:
+        if self.times or self.others:
             rows = [self._convert(row) for row in rows]
-        with driver_cursor(connection, self.sql) as cursor:
-            if len(rows) == 1:
-                cursor.execute(self.sql, rows[0])
-            else:
-                cursor.executemany(self.sql, rows)
+        if len(rows) == 1:
+            cursor.execute(self.sql, rows[0])
+        else:
+            cursor.executemany(self.sql, rows)
 
-    def run_dicts(self, connection: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    def run_dicts(self, cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
         """Run the statement once per row given by parameter name (the statements' few rows)."""
+        if not rows:
+            return
         constants = self.constants
         if constants:
-            rows = ({**constants, **row} for row in rows)
+            rows = [{**constants, **row} for row in rows]
         pick = itemgetter(*self.names)
         if len(self.names) == 1:
-            self.run(connection, [(pick(row),) for row in rows])
+            self.run(cursor, [(pick(row),) for row in rows])
         else:
-            self.run(connection, [pick(row) for row in rows])
+            self.run(cursor, [pick(row) for row in rows])
 
     def _convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        return _converted(row, self.times, self.time)
+        converted = _converted(row, self.times, self.time)
+        if not self.others:
+            return converted
+        values = list(converted)
+        for position, process in self.others:
+            if values[position] is not None:
+                values[position] = process(values[position])
+        return tuple(values)
 
 
 def _converted(row: tuple[Any, ...], times: tuple[int, ...], time: TimeValue) -> tuple[Any, ...]:
+    if not times:
+        return row
     values = list(row)
     for position in times:
         values[position] = time(values[position])
@@ -154,20 +178,24 @@ class ValuesInsert:
         texts = {n: f"{head} VALUES {', '.join([group] * n)}{tail}" for n in _VALUES_CHUNKS}
         return cls(like, texts)
 
-    def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    def run(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
         like = self.like
         if like.times:
             rows = [_converted(row, like.times, like.time) for row in rows]
+        if len(rows) == 1:
+            cursor.execute(like.sql, rows[0])
+            return
         start = 0
-        with driver_cursor(connection, like.sql) as cursor:
-            most = _variable_limit(cursor) // len(like.names)
-            for size in _VALUES_CHUNKS:
-                if size > most:  # an older or stricter sqlite: fewer rows per statement
-                    continue
-                while len(rows) - start >= size:
-                    chunk = rows[start : start + size]
-                    cursor.execute(self.texts[size], tuple(chain.from_iterable(chunk)))
-                    start += size
+        most = _variable_limit(cursor) // len(like.names)
+        for size in _VALUES_CHUNKS:
+            if size > most:  # an older or stricter sqlite: fewer rows per statement
+                continue
+            while len(rows) - start >= size:
+                chunk = rows[start : start + size]
+                cursor.execute(self.texts[size], tuple(chain.from_iterable(chunk)))
+                start += size
 
 
 def _variable_limit(cursor: Any) -> int:
@@ -180,33 +208,54 @@ def _variable_limit(cursor: Any) -> int:
 
 
 @contextmanager
-def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
-    """The driver's own cursor, in `connection`'s transaction; its errors raised as SQLAlchemy
-    raises them (named after `statement`, never with the values).
+def driver_transaction(engine: Engine, what: str) -> Iterator[Any]:
+    """One transaction straight on the driver: a pooled connection (PostgreSQL's checked
+    before use, as every pooled connection is), ``BEGIN IMMEDIATE`` on sqlite (the write lock
+    taken at once, waiting the busy timeout), the driver's own cursor; committed at the end,
+    rolled back on an error. `what` names the work in errors (never the values).
 
-    As SQLAlchemy does, a lost connection is invalidated (not rolled back, not pooled again)
-    and the error says so: the recorder tells an outage from a refused record by that.
-    Going around SQLAlchemy here saves its work per statement, a good part of a small batch.
+    The driver's errors are raised as SQLAlchemy raises them. As SQLAlchemy does, a lost
+    connection is invalidated (not rolled back, not pooled again) and the error says so: the
+    recorder tells an outage from a refused record by that. Going around SQLAlchemy's
+    `Connection` saves its work per transaction and per statement (events, execution
+    contexts, result set-up), a good part of a small batch's cost.
     """
-    pooled = connection.connection
-    cursor = pooled.cursor()
+    dialect = engine.dialect
     try:
+        pooled = engine.raw_connection()
+    except dialect.loaded_dbapi.Error as exc:  # cannot connect: as `Engine.connect` says it
+        raise _wrapped(what, exc, dialect, lost=dialect.is_disconnect(exc, None, None)) from exc
+    cursor = None
+    try:
+        cursor = pooled.cursor()
+        if dialect.name == "sqlite":  # the driver leaves BEGIN to us (persistence.engine)
+            cursor.execute("BEGIN IMMEDIATE")
         yield cursor
-    except connection.dialect.loaded_dbapi.Error as exc:
-        lost = connection.dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
+        pooled.commit()
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
         if lost:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            statement,
-            None,
-            exc,
-            connection.dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
-            dialect=connection.dialect,
-        ) from exc
+            pooled.invalidate(exc)
+        else:
+            with suppress(Exception):
+                pooled.rollback()
+        raise _wrapped(what, exc, dialect, lost=lost) from exc
+    except BaseException:
+        with suppress(Exception):
+            pooled.rollback()
+        raise
     finally:
-        with suppress(Exception):  # a cursor of a connection already gone
-            cursor.close()
+        if cursor is not None:
+            with suppress(Exception):  # a cursor of a connection already gone
+                cursor.close()
+        pooled.close()  # back to the pool (or discarded, if invalidated)
+
+
+def _wrapped(what: str, exc: Exception, dialect: Dialect, *, lost: bool) -> Exception:
+    """The driver's error `exc` as SQLAlchemy raises it (`OperationalError`, ...)."""
+    return DBAPIError.instance(
+        what, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
 
 
 def _positional(dialect_type: type[Dialect]) -> Dialect:
@@ -234,6 +283,12 @@ def compile_for_driver(
         raise AssertionError(f"{statement.table}: compiled order {names} is not {columns}")
     binds = compiled.binds  # by the names the compiled SQL uses
     times = tuple(i for i, name in enumerate(names) if isinstance(binds[name].type, UTCDateTime))
+    others = tuple(
+        (i, process)
+        for i, name in enumerate(names)
+        if isinstance(binds[name].type, JSON)
+        and (process := binds[name].type.dialect_impl(positional).bind_processor(positional))
+    )
     constants = {name: binds[name].value for name in names if not binds[name].required}
     return DriverStatement(
         sql=compiled.string,
@@ -241,6 +296,7 @@ def compile_for_driver(
         times=times,
         constants=constants,
         time=time_value(dialect.name),
+        others=others,
     )
 
 
@@ -279,18 +335,17 @@ class CopyInsert:
             time=like.time,
         )
 
-    def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    def run(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        with driver_cursor(connection, self.copy) as cursor:
-            cursor.execute(self.create)
-            with cursor.copy(self.copy) as copy:
-                write, times, time = copy.write_row, self.times, self.time
-                for position, row in enumerate(rows):
-                    if times:
-                        row = _converted(row, times, time)
-                    write((position, *row))
-            cursor.execute(self.move)
+        cursor.execute(self.create)
+        with cursor.copy(self.copy) as copy:
+            write, times, time = copy.write_row, self.times, self.time
+            for position, row in enumerate(rows):
+                if times:
+                    row = _converted(row, times, time)
+                write((position, *row))
+        cursor.execute(self.move)
 
 
 Insert = DriverStatement | ValuesInsert | CopyInsert

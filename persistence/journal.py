@@ -39,8 +39,8 @@ from sqlalchemy import Engine, Table, select
 
 from mediator.approvals import ApprovalDecision, ApprovalRequest
 from mediator.journal import JournalApproval, JournalCall, JournalExchange
+from persistence.driver_sql import compile_for_driver, driver_transaction
 from persistence.engine import is_sqlite
-from persistence.journal_commit import batch_committer
 from persistence.journal_writer import JournalWriter
 from persistence.models import JournalEntry
 from persistence.records import clean_text
@@ -51,6 +51,7 @@ __all__ = ["DatabaseJournal"]
 
 _REMEMBERED = 10_000
 _TABLE: Table = JournalEntry.__table__  # type: ignore[assignment]
+_COLUMNS = tuple(column.name for column in _TABLE.columns if not column.primary_key)
 # Every row carries every column, so a batch mixing kinds is one executemany.
 _EMPTY_ROW: dict[str, Any] = {
     "call_id": None,
@@ -74,7 +75,9 @@ class DatabaseJournal:
         self._ready = False
         self._ready_lock = threading.Lock()
         self._sqlite = is_sqlite(engine)
-        self._insert = batch_committer(engine, _TABLE)
+        # Straight through the driver (as the recorder's writer): a commit costs its
+        # statement and little more, in a thread competing with the conversations.
+        self._insert = compile_for_driver(_TABLE.insert(), engine.dialect, _COLUMNS)
         self._writer = JournalWriter(self._commit)
         # exchange id -> conversation id, for the rows written after the first (bounded).
         self._conversations: dict[str, str] = {}
@@ -136,7 +139,8 @@ class DatabaseJournal:
         for row in rows:
             if row["conversation_id"] is None:  # begun by another process (a resumed exchange)
                 row["conversation_id"] = self._conversation_of(row["exchange_id"])
-        self._insert(rows)
+        with driver_transaction(self._engine, "the journal's facts") as cursor:
+            self._insert.run_dicts(cursor, rows)
         self._keep_live(rows)
 
     def _keep_live(self, rows: Rows) -> None:

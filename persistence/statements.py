@@ -8,7 +8,8 @@ calls, assistants); updates set values that do not depend on how often they run.
 
 `driver_statements_for` compiles them once more for the engine's driver
 (`persistence.driver_sql`): the writer runs them with plain tuples, without SQLAlchemy's work
-per parameter. The inserts take exactly the columns named here (``*_COLUMNS``), in this order.
+per parameter. The inserts take exactly the columns named here (``*_COLUMNS``), in this order;
+the rest take their parameters by name (``run_dicts``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from persistence.models import (
 )
 
 __all__ = [
+    "ASSISTANT_COLUMNS",
     "CONVERSATION_COLUMNS",
     "EVENT_COLUMNS",
     "MESSAGE_COLUMNS",
@@ -67,6 +69,7 @@ MESSAGE_COLUMNS: Final = (
     "created_at",
 )  # fmt: skip
 CONVERSATION_COLUMNS: Final = ("id", "session_id", "created_at", "updated_at")
+ASSISTANT_COLUMNS: Final = ("id", "name", "model", "instructions", "tools", "backend", "created_at")
 RUN_COLUMNS: Final = ("id", "conversation_id", "session_id", "exchange_id", "status", "started_at")
 _CALL: Final = ("run_id", "call_id", "conversation_id", "name", "arguments")
 TOOL_REQUESTED_COLUMNS: Final = (*_CALL, "requested_at")
@@ -256,8 +259,7 @@ def statements_for(dialect: str) -> Statements:
 
 @dataclass(frozen=True, slots=True)
 class DriverStatements:
-    """The writer's statements compiled for one driver (all but the assistants' upsert,
-    whose JSON column SQLAlchemy serializes: it is rare)."""
+    """The writer's statements compiled for one driver."""
 
     insert_events: Insert
     insert_messages: Insert
@@ -274,6 +276,9 @@ class DriverStatements:
     sum_usage: DriverStatement
     backfill_conversation: tuple[DriverStatement, DriverStatement]
     backfill_run: tuple[DriverStatement, DriverStatement]
+    upsert_assistants: DriverStatement
+    run_started_at: DriverStatement
+    """A run's start time (one parameter: its id), for a run started before this writer."""
 
 
 _compiled: dict[type[Dialect], DriverStatements] = {}
@@ -317,6 +322,8 @@ def _driver_statements(dialect_type: type[Dialect]) -> DriverStatements:
             each(sql.backfill_conversation[1]),
         ),
         backfill_run=(each(sql.backfill_run[0]), each(sql.backfill_run[1])),
+        upsert_assistants=each(sql.upsert_assistants, ASSISTANT_COLUMNS),
+        run_started_at=each(select(Run.started_at).where(Run.id == bindparam("b_id"))),
     )
 
 

@@ -1,10 +1,11 @@
 """Writing one batch of records in one transaction, idempotently.
 
 `BatchWriter.write(batch)` plans the batch (`persistence.batch_plan`) and applies the plan in a
-single transaction (``BEGIN IMMEDIATE`` on sqlite, so a locked file makes it wait its busy
-timeout, then fail cleanly), as a handful of statements (`persistence.statements`) compiled
-once for the driver and given plain tuples (`persistence.driver_sql`: multi-row ``VALUES`` on
-sqlite; on PostgreSQL, events and messages through ``COPY``).
+single transaction run straight on the driver (``BEGIN IMMEDIATE`` on sqlite, so a locked file
+makes it wait its busy timeout, then fail cleanly), as a handful of statements
+(`persistence.statements`) compiled once for the driver and given plain tuples
+(`persistence.driver_sql`: multi-row ``VALUES`` on sqlite; on PostgreSQL, events and messages
+through ``COPY``).
 
 Writing the same batch again changes nothing: events and messages are inserted with ``ON
 CONFLICT DO NOTHING`` on their ``event_uuid``, conversations and runs on their ids, tool calls
@@ -18,22 +19,16 @@ Only the recorder's writer thread uses a `BatchWriter`; it is not thread-safe.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 
 from persistence.batch_plan import BatchPlan, RunStart, WriterMemory, plan_batch
-from persistence.engine import SQLITE_BEGIN_OPTION
-from persistence.models import Run
+from persistence.driver_sql import driver_transaction, time_from_driver
 from persistence.records import AssistantRecord, EventRecord, Record
-from persistence.statements import (
-    EVENT_COLUMNS,
-    DriverStatements,
-    Statements,
-    driver_statements_for,
-    statements_for,
-)
+from persistence.statements import EVENT_COLUMNS, DriverStatements, driver_statements_for
 
 __all__ = ["BatchWriter"]
 
@@ -77,41 +72,36 @@ class BatchWriter:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._sql: Statements = statements_for(engine.dialect.name)
         self._driver: DriverStatements = driver_statements_for(engine.dialect)
         self.memory = WriterMemory()
 
     def write(self, batch: Sequence[Record]) -> None:
         """Store `batch` in one transaction; raises the database's error if it fails."""
         plan = plan_batch(batch, self.memory)
-        with self._engine.connect() as connection:
-            connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            with connection.begin():
-                self._apply(connection, plan)
+        with driver_transaction(self._engine, "the recorder's batch") as cursor:
+            self._apply(cursor, plan)
         self.memory.learn(plan)
 
-    def _apply(self, connection: Connection, plan: BatchPlan) -> None:
+    def _apply(self, cursor: Any, plan: BatchPlan) -> None:
+        """The plan's statements on the driver's `cursor`, in one transaction."""
         sql = self._driver
-        if plan.assistants:
-            connection.execute(
-                self._sql.upsert_assistants, [_assistant_row(a) for a in plan.assistants]
-            )
-        self._conversations(connection, plan)
-        sql.insert_runs.run(connection, [_run_row(start) for start in plan.run_starts])
-        self._backfill(connection, plan)
-        sql.insert_events.run(connection, [_event_row(e) for e in plan.events])
-        sql.insert_messages.run(connection, [_message_row(e) for e in plan.messages])
+        sql.upsert_assistants.run_dicts(cursor, [_assistant_row(a) for a in plan.assistants])
+        self._conversations(cursor, plan)
+        sql.insert_runs.run(cursor, [_run_row(start) for start in plan.run_starts])
+        self._backfill(cursor, plan)
+        sql.insert_events.run(cursor, [_event_row(e) for e in plan.events])
+        sql.insert_messages.run(cursor, [_message_row(e) for e in plan.messages])
         requested, executed, submitted = _tool_rows(plan)
-        sql.tool_requested.run(connection, requested)
-        sql.tool_executed.run(connection, executed)
-        sql.tool_submitted.run(connection, submitted)
+        sql.tool_requested.run(cursor, requested)
+        sql.tool_executed.run(cursor, executed)
+        sql.tool_submitted.run(cursor, submitted)
         if plan.run_changes:
-            sql.change_runs.run_dicts(connection, self._run_change_rows(connection, plan))
-        sql.sum_usage.run_dicts(connection, [{"b_id": run_id} for run_id in plan.usage_runs])
+            sql.change_runs.run_dicts(cursor, self._run_change_rows(cursor, plan))
+        sql.sum_usage.run_dicts(cursor, [{"b_id": run_id} for run_id in plan.usage_runs])
         titled = sorted(plan.titled_conversations)
-        sql.set_titles.run_dicts(connection, [{"b_id": c} for c in titled])
+        sql.set_titles.run_dicts(cursor, [{"b_id": c} for c in titled])
 
-    def _conversations(self, connection: Connection, plan: BatchPlan) -> None:
+    def _conversations(self, cursor: Any, plan: BatchPlan) -> None:
         sql = self._driver
         spans = plan.conversations.values()
         # A conversation an earlier batch stored with its session: its row is there, only
@@ -121,23 +111,23 @@ class BatchWriter:
         rows = [(s.conversation_id, s.session_id, s.first_at, s.last_at) for s in new] + [
             (n.conversation_id, None, n.at, n.at) for n in plan.notes
         ]
-        sql.insert_conversations.run(connection, rows)
+        sql.insert_conversations.run(cursor, rows)
         sql.touch_conversations.run_dicts(
-            connection, [{"b_id": s.conversation_id, "b_at": s.last_at} for s in spans]
+            cursor, [{"b_id": s.conversation_id, "b_at": s.last_at} for s in spans]
         )
         claims = [
             {"b_id": s.conversation_id, "b_session": s.session_id}
             for s in new
             if s.session_id is not None
         ]
-        sql.claim_sessions.run_dicts(connection, claims)
+        sql.claim_sessions.run_dicts(cursor, claims)
         notes = [
             {"b_id": n.conversation_id, "b_assistant": n.assistant_id, "b_backend": n.backend}
             for n in plan.notes
         ]
-        sql.note_conversations.run_dicts(connection, notes)
+        sql.note_conversations.run_dicts(cursor, notes)
 
-    def _backfill(self, connection: Connection, plan: BatchPlan) -> None:
+    def _backfill(self, cursor: Any, plan: BatchPlan) -> None:
         """Attach rows stored (in earlier batches) before their conversation or run id."""
         sessions = [
             {"b_session": session, "b_conversation": conversation}
@@ -148,11 +138,11 @@ class BatchWriter:
             for exchange, run in plan.exchange_bindings.items()
         ]
         for statement in self._driver.backfill_conversation:
-            statement.run_dicts(connection, sessions)
+            statement.run_dicts(cursor, sessions)
         for statement in self._driver.backfill_run:
-            statement.run_dicts(connection, exchanges)
+            statement.run_dicts(cursor, exchanges)
 
-    def _run_change_rows(self, connection: Connection, plan: BatchPlan) -> list[dict[str, Any]]:
+    def _run_change_rows(self, cursor: Any, plan: BatchPlan) -> list[dict[str, Any]]:
         starts = plan.known_starts
         rows = []
         for change in plan.run_changes.values():
@@ -160,9 +150,7 @@ class BatchWriter:
             if change.ended_at is not None:
                 started = starts.get(change.run_id) or self.memory.run_starts.get(change.run_id)
                 if started is None:  # started before this writer's time
-                    started = connection.scalar(
-                        select(Run.started_at).where(Run.id == change.run_id)
-                    )
+                    started = self._started_at(cursor, change.run_id)
                 if started is not None:
                     duration = max(0.0, (change.ended_at - started).total_seconds())
             rows.append(
@@ -176,6 +164,11 @@ class BatchWriter:
                 }
             )
         return rows
+
+    def _started_at(self, cursor: Any, run_id: str) -> datetime | None:
+        cursor.execute(self._driver.run_started_at.sql, (run_id,))
+        found = cursor.fetchone()
+        return time_from_driver(found[0]) if found else None
 
 
 def _assistant_row(record: AssistantRecord) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 
 from persistence import Recorder, make_engine, upgrade_schema
-from persistence.driver_sql import CopyInsert, time_value
+from persistence.driver_sql import CopyInsert, driver_transaction, time_value
 from persistence.models import Conversation, Message, RunEvent, ToolCallRow, UTCDateTime
 from persistence.recorder import _is_transient
 from persistence.records import CallRecord, ConversationNote, EventRecord, Record
@@ -238,12 +238,17 @@ def test_postgresql_connection_lost_in_the_writer_is_an_outage(
     pooled again and the recorder retries (rather than dropping the batch's records)."""
     insert = driver_statements_for(pg_engine.dialect).insert_events
     assert isinstance(insert, CopyInsert)
-    with pg_engine.connect() as connection:
-        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        with pg_admin.connect() as admin:
-            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        with pytest.raises(OperationalError) as lost:
-            insert.run(connection, [_event_row(_event(1))])
-        assert connection.invalidated
+    # The driver's error is raised as SQLAlchemy's when it leaves the transaction.
+    with pytest.raises(OperationalError) as lost:  # noqa: PT012
+        with driver_transaction(pg_engine, "a test batch") as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+            with pg_admin.connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            insert.run(cursor, [_event_row(_event(1))])
+    assert lost.value.connection_invalidated
     assert _is_transient(lost.value)
+    assert pg_engine.pool.checkedout() == 0  # given back, and (invalidated) never pooled again
     BatchWriter(pg_engine).write([_event(2)])  # the pool gives a new connection
+    with pg_engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM run_events")) == 1

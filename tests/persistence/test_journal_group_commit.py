@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from mediator.journal import JournalCall, QueuedJournal
 from persistence import DatabaseJournal, make_engine
-from persistence.journal_commit import batch_committer
+from persistence.driver_sql import compile_for_driver, driver_transaction
 from persistence.journal_writer import JournalWriter, Rows
 from persistence.models import JournalEntry
 from proxies.journaling import journaled
@@ -277,7 +277,10 @@ def test_rows_written_through_the_driver_read_back_as_written(db_engine: Engine)
         "detail": None,
         "is_error": True,
     }
-    batch_committer(db_engine, table)([row, {**row, "call_id": "call_2", "is_error": None}])
+    columns = tuple(column.name for column in table.columns if not column.primary_key)
+    insert = compile_for_driver(table.insert(), db_engine.dialect, columns)
+    with driver_transaction(db_engine, "journal rows") as cursor:
+        insert.run_dicts(cursor, [row, {**row, "call_id": "call_2", "is_error": None}])
     with db_engine.connect() as connection:
         read = connection.execute(select(table).order_by(table.c.id)).mappings().all()
     assert [{key: value for key, value in r.items() if key != "id"} for r in read] == [
