@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from persistence.assistants import AssistantStore
+    from persistence.conversation_filter import ConversationFilter
     from persistence.engine import (
         database_url,
         display_url,
@@ -75,6 +76,7 @@ __all__ = [
     "AssistantRecord",
     "AssistantRow",
     "AssistantStore",
+    "ConversationFilter",
     "ConversationRow",
     "CostPoint",
     "DatabaseJournal",
@@ -127,6 +129,7 @@ _HOMES: dict[str, str] = {
     "AssistantRecord": "persistence.records",
     "AssistantRow": "persistence.history_rows",
     "AssistantStore": "persistence.assistants",
+    "ConversationFilter": "persistence.conversation_filter",
     "ConversationRow": "persistence.history_rows",
     "DatabaseJournal": "persistence.journal",
     "DatabaseUnavailableError": "persistence.errors",
