@@ -6,7 +6,9 @@
   ``dbstorage/`` by default, PostgreSQL to scale out.
 - The schema is managed by Alembic revisions inside this package; ``python db_setup.py``
   creates or upgrades it (`upgrade_schema`).
-- `HistoryStore` and `persistence.history` answer the history page's queries.
+- `HistoryStore` and `persistence.history` answer the history page's queries; a
+  `ConversationFilter` says which conversations (the same one for the list, its count and
+  the usage totals).
 
 SQLAlchemy and Alembic are imported only inside this package, and only when a name that needs
 them is first used: `import persistence` (and its settings and errors) stays light, so a
