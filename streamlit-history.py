@@ -12,7 +12,6 @@ conversation recorded is untrusted and shown as text: grid cells, ``st.text``, `
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import re
@@ -32,6 +31,7 @@ from conversation import State, Usage, format_usd, pretty_json
 from persistence import (
     MAX_LIMIT,
     AssistantRow,
+    ConversationFilter,
     ConversationRow,
     CostPoint,
     HistoryStore,
@@ -77,17 +77,6 @@ TOTALS_SCAN = 200  # most conversations whose runs the summary cards add up (`fi
 
 
 @dataclass(frozen=True, slots=True)
-class Filters:
-    """The sidebar's conversation filters, as `HistoryStore.list_conversations` takes them."""
-
-    assistant_id: str | None = None
-    status: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    text: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Totals:
     """What the Runs, Events and Run duration cards show for a set of runs.
 
@@ -117,10 +106,10 @@ def assistants(url: str) -> tuple[AssistantRow, ...]:
 
 
 @st.cache_data(ttl=CACHE_S, show_spinner=False)
-def conversations(url: str, filters: Filters, limit: int, offset: int) -> Page[ConversationRow]:
-    return store_for(url).list_conversations(
-        limit=limit, offset=offset, **dataclasses.asdict(filters)
-    )
+def conversations(
+    url: str, filters: ConversationFilter, limit: int, offset: int
+) -> Page[ConversationRow]:
+    return store_for(url).list_conversations(filters, limit=limit, offset=offset)
 
 
 @st.cache_data(ttl=CACHE_S, show_spinner=False)
@@ -168,7 +157,7 @@ def conversation_totals(url: str, conversation_id: str) -> Totals:
 
 
 @st.cache_data(ttl=CACHE_S, show_spinner=False)
-def filtered_totals(url: str, filters: Filters) -> Totals:
+def filtered_totals(url: str, filters: ConversationFilter) -> Totals:
     """The runs of the conversations matching `filters` (at most `TOTALS_SCAN` of them).
 
     The store has no aggregate over a filtered set yet, so this walks the runs of each
@@ -180,16 +169,16 @@ def filtered_totals(url: str, filters: Filters) -> Totals:
 
 
 @st.cache_data(ttl=CACHE_S, show_spinner=False)
-def usage_totals(url: str, filters: Filters, conversation_id: str | None) -> UsageTotals:
+def usage_totals(url: str, filters: ConversationFilter, conversation_id: str | None) -> UsageTotals:
     """Tokens and cost of one conversation, or of every conversation matching `filters`."""
     if conversation_id is not None:
         return store_for(url).usage_totals(conversation_id=conversation_id)
-    return store_for(url).usage_totals(**dataclasses.asdict(filters))
+    return store_for(url).usage_totals(filters)
 
 
 @st.cache_data(ttl=CACHE_S, show_spinner=False)
-def cost_by_day(url: str, filters: Filters) -> tuple[CostPoint, ...]:
-    return store_for(url).cost_by_day(**dataclasses.asdict(filters))
+def cost_by_day(url: str, filters: ConversationFilter) -> tuple[CostPoint, ...]:
+    return store_for(url).cost_by_day(filters)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -460,7 +449,7 @@ def drill(page: Page[R], columns: dict[str, str], *, key: str, what: str, state:
 # -- the page -------------------------------------------------------------------------------
 
 
-def sidebar_filters(url: str, shown: str) -> tuple[Filters, int]:
+def sidebar_filters(url: str, shown: str) -> tuple[ConversationFilter, int]:
     """The conversation filters chosen in the sidebar (as store arguments) and the page size."""
     bar = st.sidebar
     if bar.button("Refresh", icon=":material/refresh:", width="stretch"):
@@ -489,17 +478,17 @@ def sidebar_filters(url: str, shown: str) -> tuple[Filters, int]:
         bar.warning("From is after To: dates ignored.")
         since = until = None
     bar.caption(f"Database: `{shown}`")
-    return Filters(
+    return ConversationFilter(
         assistant_id=None if assistant == ANY else assistant,
         status=None if status == ANY else status,
         since=datetime.combine(since, time.min, UTC) if since else None,
         until=datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None,
-        text=text.strip() or None,
+        text=text,  # stripped by the filter: blank is no filter
     ), int(size)
 
 
 def conversation_level(
-    url: str, filters: Filters, size: int
+    url: str, filters: ConversationFilter, size: int
 ) -> tuple[Page[ConversationRow], ConversationRow | None]:
     key = f"conversations-{hashlib.sha1(repr(filters).encode()).hexdigest()[:10]}-{size}"
     offset = page_offset(f"page-{key}", size)

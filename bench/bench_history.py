@@ -14,10 +14,11 @@ for ``tsla`` matches half of the conversations, the worst case the page can be a
 Then each query is timed `--repeat` times, the queries interleaved (one round runs each once,
 in a shuffled order) so that a burst of load on the shared machine hits them all alike:
 min / median / max in milliseconds, with the 1-minute load average before and after. The
-conversation queries are timed twice: as they are now, and as `--before` (a git revision,
-default the one before this work) had them, its ``persistence/history.py`` loaded from git
-and run on the same database in the same rounds; the ratio is of the medians. Writes
-``bench/results/history.md``.
+conversation queries are also timed as each `--before` revision (git; default the one before
+the history's query work; the option may be repeated) had them, its
+``persistence/history.py`` loaded from git and run on the same database in the same rounds
+(with today's helper modules: its conversation rows, search and walk); the ratio is of the
+medians. Writes ``bench/results/history.md``, one table per database.
 
 PostgreSQL: a scratch database is made on ``BENCH_POSTGRES_URL`` (default the local server's
 ``bench_history``, dropped and made again) and dropped afterwards.
@@ -30,6 +31,7 @@ import os
 import random
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -135,16 +137,16 @@ CONVERSATION_QUERIES: dict[str, dict[str, Any]] = {
 }
 
 
-def queries(store: HistoryStore, before: ModuleType | None) -> dict[str, Callable[[], object]]:
-    """What the history page asks, by name; with `before`, its conversation queries too
-    (named ``... [before]``)."""
+def queries(store: HistoryStore, befores: dict[str, ModuleType]) -> dict[str, Callable[[], object]]:
+    """What the history page asks, by name; and its conversation queries as each revision of
+    `befores` had them (named ``... [REVISION]``)."""
     first = store.list_conversations(limit=1).items[0]
     run = store.list_runs(first.id, newest_first=True, limit=1).items[0]
     calls: dict[str, Callable[[], object]] = {}
     for name, kwargs in CONVERSATION_QUERIES.items():
         calls[name] = partial(store.list_conversations, **kwargs)
-        if before is not None:
-            calls[f"{name} [before]"] = partial(
+        for revision, before in befores.items():
+            calls[f"{name} [{revision}]"] = partial(
                 _in_session, store, before.list_conversations, kwargs
             )
     calls["list_runs (one conversation)"] = partial(store.list_runs, first.id)
@@ -205,40 +207,39 @@ def run_kind(url: str, args: argparse.Namespace) -> dict[str, Any]:
         populate_s = populate(engine, args.conversations, args.runs_per_conversation)
         store = HistoryStore(engine)
         load_before = os.getloadavg()[0]
-        before = None if args.before == "none" else before_module(args.before)
-        timings = time_queries(queries(store, before), args.repeat)
+        befores = {revision: before_module(revision) for revision in args.before}
+        found = {revision: module for revision, module in befores.items() if module is not None}
+        timings = time_queries(queries(store, found), args.repeat)
         load_after = os.getloadavg()[0]
     finally:
         engine.dispose()
     return {"populate_s": populate_s, "timings": timings, "load": (load_before, load_after)}
 
 
-def table(results: dict[str, dict[str, Any]]) -> str:
-    """Per database: now, before (the base revision's queries, same run) and their ratio."""
-    kinds = list(results)
-    columns = [f"{k} {what}" for k in kinds for what in ("now", "before", "now/before")]
-    head = "| query (ms: min / median / max) | " + " | ".join(columns) + " |\n"
+def table(kind: str, result: dict[str, Any], revisions: list[str]) -> str:
+    """One database's timings: now, and as each revision had them (same run) with the ratio."""
+    timings = result["timings"]
+    columns = ["now"]
+    for revision in revisions:
+        columns += [revision, f"now/{revision}"]
+    head = f"| {kind}: query (ms: min / median / max) | " + " | ".join(columns) + " |\n"
     head += "|---|" + "---:|" * len(columns) + "\n"
-    names = [n for n in next(iter(results.values()))["timings"] if not n.endswith("[before]")]
     body = ""
-    for name in names:
-        cells = []
-        for kind in kinds:
-            timings = results[kind]["timings"]
-            now, before = timings[name], timings.get(f"{name} [before]")
-            cells.append(_cell(now))
+    for name in (n for n in timings if not n.endswith("]")):
+        now = timings[name]
+        cells = [_cell(now)]
+        for revision in revisions:
+            before = timings.get(f"{name} [{revision}]")
             cells.append(_cell(before) if before else "")
             cells.append(f"{now[1] / before[1]:.2f}x" if before else "")
         body += f"| {name} | " + " | ".join(cells) + " |\n"
-    load = " | ".join(
-        f"{results[k]['load'][0]:.1f} → {results[k]['load'][1]:.1f} | |" for k in kinds
-    )
-    fill = " | ".join(f"{results[k]['populate_s']:.0f} | |" for k in kinds)
+    low, high = result["load"]
+    blank = " |" * (len(columns) - 1)
     return (
         head
         + body
-        + f"| 1-minute load average (before → after the timing) | {load} |\n"
-        + f"| bulk load (s) | {fill} |\n"
+        + f"| 1-minute load average (before → after the timing) | {low:.1f} → {high:.1f} |{blank}\n"
+        + f"| bulk load (s) | {result['populate_s']:.0f} |{blank}\n"
     )
 
 
@@ -257,10 +258,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument(
         "--before",
-        default=BASE_REVISION,
-        help="git revision whose persistence/history.py is timed alongside ('none': skip)",
+        action="append",
+        help="git revision whose persistence/history.py is timed alongside, repeatable "
+        f"(default {BASE_REVISION}; 'none': skip)",
     )
     args = parser.parse_args()
+    args.before = [r for r in args.before or [BASE_REVISION] if r != "none"]
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:
         path = args.keep or Path(folder) / "history.db"
@@ -276,10 +279,12 @@ def main() -> None:
             _drop_postgres(url)
     report = (
         "# History queries benchmark\n\n"
-        f"`python -m bench.bench_history` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"`{' '.join(['python -m bench.bench_history', *sys.argv[1:]])}` on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} CPUs shared with other work; {args.conversations:,} conversations "
         f"of {args.runs_per_conversation} runs; {args.repeat} interleaved rounds. sqlite: WAL "
-        "file on local disk; PostgreSQL: local server.\n\n" + table(results)
+        "file on local disk; PostgreSQL: local server.\n\n"
+        + "\n".join(table(kind, result, args.before) for kind, result in results.items())
     )
     print(report)
     args.results.parent.mkdir(parents=True, exist_ok=True)

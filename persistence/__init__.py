@@ -6,7 +6,9 @@
   ``dbstorage/`` by default, PostgreSQL to scale out.
 - The schema is managed by Alembic revisions inside this package; ``python db_setup.py``
   creates or upgrades it (`upgrade_schema`).
-- `HistoryStore` and `persistence.history` answer the history page's queries.
+- `HistoryStore` and `persistence.history` answer the history page's queries; a
+  `ConversationFilter` says which conversations (the same one for the list, its count and
+  the usage totals).
 
 SQLAlchemy and Alembic are imported only inside this package, and only when a name that needs
 them is first used: `import persistence` (and its settings and errors) stays light, so a
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from persistence.assistants import AssistantStore
+    from persistence.conversation_filter import ConversationFilter
     from persistence.engine import (
         database_url,
         display_url,
@@ -75,6 +78,7 @@ __all__ = [
     "AssistantRecord",
     "AssistantRow",
     "AssistantStore",
+    "ConversationFilter",
     "ConversationRow",
     "CostPoint",
     "DatabaseJournal",
@@ -127,6 +131,7 @@ _HOMES: dict[str, str] = {
     "AssistantRecord": "persistence.records",
     "AssistantRow": "persistence.history_rows",
     "AssistantStore": "persistence.assistants",
+    "ConversationFilter": "persistence.conversation_filter",
     "ConversationRow": "persistence.history_rows",
     "DatabaseJournal": "persistence.journal",
     "DatabaseUnavailableError": "persistence.errors",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from persistence.models import Conversation
@@ -49,7 +49,7 @@ class Plan:
     """Whether anything narrows the conversations besides the checks."""
     empty: bool = False
     """A filter's set is known to be empty: nothing matches."""
-    count: Callable[[], int] | None = None
+    count: Select[int] | None = None
     """Counts the matches exactly and cheaply, when the filters allow (None: they do not)."""
 
 

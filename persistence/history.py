@@ -7,12 +7,14 @@ sums are computed for the rows of the page only. Unknown ids give an empty page,
 (`run_timeline` is the exception: it raises `RunNotFoundError`). All SQL is built with
 SQLAlchemy constructs and bound parameters.
 
-Conversations are listed in two steps: their ids (the filters and the order, over indexes;
-a status or text filter matching many conversations is walked in order, see
-`persistence.conversation_walk`), then the page's rows with their counts and usage sums
+Conversations are filtered by a `ConversationFilter` (`persistence.conversation_filter`;
+the public functions also take its fields as keyword arguments) and listed in two steps: the
+page's ids with the count of all matches beside them in one statement (the filters and the
+order, over indexes; a status or text filter matching many conversations is walked in order,
+see `persistence.conversation_walk`), then the page's rows with their counts and usage sums
 (`persistence.conversation_rows`).
 
-Text search (`list_conversations(text=...)`) finds conversations with a message containing
+Text search (``ConversationFilter(text=...)``) finds conversations with a message containing
 every word of `text`, whole words, case-insensitive: FTS5 on sqlite, a GIN-indexed
 ``to_tsvector('simple', ...)`` on PostgreSQL (`persistence.conversation_search`).
 """
@@ -20,13 +22,13 @@ every word of `text`, whole words, case-insensitive: FTS5 on sqlite, a GIN-index
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import ColumnElement, Executable, func, select
+from sqlalchemy import ColumnElement, Executable, Select, func, select
 from sqlalchemy.orm import Session
 
+from persistence.conversation_filter import ConversationFilter, FilterFields, filter_of
 from persistence.conversation_rows import conversation_rows
 from persistence.conversation_search import (
     matching_among,
@@ -42,10 +44,12 @@ from persistence.history_rows import (
     RunEventRow,
     RunRow,
     check_page,
-    check_range,
     check_status,
 )
 from persistence.models import Assistant, Conversation, Message, Run, RunEvent, ToolCallRow
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "count_conversations",
@@ -60,44 +64,28 @@ __all__ = [
 ConversationOrder = Literal["updated", "created"]
 
 
-def _text_match(session: Session, text: str) -> ColumnElement[bool]:
-    """Messages containing every word of `text` (see `persistence.conversation_search`)."""
-    return message_match(session, text)
+def filter_conditions(session: Session, where: ConversationFilter) -> list[ColumnElement[bool]]:
+    """The filter as SQL conditions on `Conversation` alone (semi-joins over every run and
+    message): for aggregates over the whole matching set (`persistence.usage_history`)."""
+    conditions = _column_conditions(where)
+    if where.status is not None:
+        with_status = select(Run.conversation_id).where(Run.status == where.status)
+        conditions.append(Conversation.id.in_(with_status))
+    if where.text is not None:
+        matching = select(Message.conversation_id).where(message_match(session, where.text))
+        conditions.append(Conversation.id.in_(matching))
+    return conditions
 
 
-def _conversation_filters(
-    session: Session,
-    *,
-    assistant_id: str | None,
-    status: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    text: str | None,
-) -> list[ColumnElement[bool]]:
-    """The filters as SQL conditions alone (semi-joins over every run and message): for
-    aggregates over the whole matching set (`persistence.usage_history`)."""
-    check_status(status)
-    check_range(since, until)
-    filters = _column_filters(assistant_id, since, until)
-    if status is not None:
-        filters.append(Conversation.id.in_(select(Run.conversation_id).where(Run.status == status)))
-    if text is not None and text.strip():
-        matching = select(Message.conversation_id).where(_text_match(session, text.strip()))
-        filters.append(Conversation.id.in_(matching))
-    return filters
-
-
-def _column_filters(
-    assistant_id: str | None, since: datetime | None, until: datetime | None
-) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
-    if assistant_id is not None:
-        filters.append(Conversation.assistant_id == assistant_id)
-    if since is not None:
-        filters.append(Conversation.updated_at >= since)
-    if until is not None:
-        filters.append(Conversation.created_at < until)
-    return filters
+def _column_conditions(where: ConversationFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.assistant_id is not None:
+        conditions.append(Conversation.assistant_id == where.assistant_id)
+    if where.since is not None:
+        conditions.append(Conversation.updated_at >= where.since)
+    if where.until is not None:
+        conditions.append(Conversation.created_at < where.until)
+    return conditions
 
 
 def _status_set(session: Session, status: str, limit: int) -> tuple[list[str], bool]:
@@ -116,50 +104,47 @@ def _status_set(session: Session, status: str, limit: int) -> tuple[list[str], b
     return ids[:limit], len(ids) <= limit
 
 
-def _plan(
-    session: Session,
-    *,
-    assistant_id: str | None,
-    status: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    text: str | None,
-) -> Plan:
-    """The filters as a `Plan`: a small set (status, text) becomes ``id IN (...)``; a large
+def _plan(session: Session, where: ConversationFilter) -> Plan:
+    """The filter as a `Plan`: a small set (status, text) becomes ``id IN (...)``; a large
     status set a probe per listed row, a large text set a check walked chunk by chunk
     (`persistence.conversation_walk`)."""
-    check_status(status)
-    check_range(since, until)
-    plan = Plan(conditions=_column_filters(assistant_id, since, until))
+    plan = Plan(conditions=_column_conditions(where))
     plan.narrowed = bool(plan.conditions)
-    if status is not None:
-        ids, complete = _status_set(session, status, SET_LIMIT)
+    if where.status is not None:
+        ids, complete = _status_set(session, where.status, SET_LIMIT)
         if complete:
             plan.conditions.append(Conversation.id.in_(ids))
             plan.narrowed, plan.empty = True, not ids
         else:
-            with_status = select(Run.conversation_id).where(Run.status == status)
+            with_status = select(Run.conversation_id).where(Run.status == where.status)
             plan.listing.append(with_status.where(Run.conversation_id == Conversation.id).exists())
             plan.counting.append(Conversation.id.in_(with_status))
             plan.narrowed = True
-            if not plan.conditions:
-                plan.count = partial(_count_with_status, session, status)
-    if text is not None and text.strip():
-        words = text.strip()
-        ids, complete = matching_conversations(session, words, SET_LIMIT)
+            if not plan.conditions:  # counted on the runs' index alone
+                plan.count = select(func.count(func.distinct(Run.conversation_id))).where(
+                    Run.status == where.status
+                )
+    if where.text is not None:
+        ids, complete = matching_conversations(session, where.text, SET_LIMIT)
         plan.count = None  # the status-only count no longer applies
         if complete:
             plan.conditions.append(Conversation.id.in_(ids))
             plan.narrowed, plan.empty = True, plan.empty or not ids
         else:
-            plan.checks.append(partial(matching_among, session, words))
+            plan.checks.append(partial(matching_among, session, where.text))
     return plan
 
 
-def _count_with_status(session: Session, status: str) -> int:
-    """Conversations with a run in `status`, counted on the index alone."""
-    statement = select(func.count(func.distinct(Run.conversation_id))).where(Run.status == status)
-    return int(session.execute(statement).scalar_one())
+def _count_statement(plan: Plan) -> Select[int] | None:
+    """The statement counting the plan's conversations exactly; None when a large set must
+    be walked instead. Uncorrelated: it can be a column of a statement over conversations."""
+    if plan.count is not None:
+        return plan.count.correlate(None)
+    if plan.checks:
+        return None
+    # count(*), not count(id): the same number (id is the key), without a NULL test per row.
+    counting = select(func.count()).select_from(Conversation)
+    return counting.where(*plan.conditions, *plan.counting).correlate(None)
 
 
 def _count(session: Session, plan: Plan, order: Sequence[Any]) -> tuple[int, bool]:
@@ -167,10 +152,8 @@ def _count(session: Session, plan: Plan, order: Sequence[Any]) -> tuple[int, boo
     it is exact up to `SET_LIMIT`; past it, the lower bound ``SET_LIMIT + 1``."""
     if plan.empty:
         return 0, True
-    if plan.count is not None:
-        return plan.count(), True
-    if not plan.checks:
-        statement = select(func.count(Conversation.id)).where(*plan.conditions, *plan.counting)
+    statement = _count_statement(plan)
+    if statement is not None:
         return int(session.execute(statement).scalar_one()), True
     if not plan.narrowed:  # a single large set: more than SET_LIMIT, known without a walk
         return SET_LIMIT + 1, False
@@ -186,41 +169,25 @@ def _order(order: ConversationOrder) -> tuple[Any, Any]:
 
 
 def count_conversations(
-    session: Session,
-    *,
-    assistant_id: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    text: str | None = None,
+    session: Session, where: ConversationFilter | None = None, **fields: Unpack[FilterFields]
 ) -> int:
-    """How many conversations `list_conversations` would page through with these filters
+    """How many conversations `list_conversations` would page through with this filter
     (its `Page.total` on the first page: past `SET_LIMIT` matches of a text search, the
     lower bound ``SET_LIMIT + 1``)."""
-    plan = _plan(
-        session, assistant_id=assistant_id, status=status, since=since, until=until, text=text
-    )
-    return _count(session, plan, _order("updated"))[0]
+    return _count(session, _plan(session, filter_of(where, fields)), _order("updated"))[0]
 
 
 def list_conversations(
     session: Session,
+    where: ConversationFilter | None = None,
     *,
-    assistant_id: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    text: str | None = None,
     order: ConversationOrder = "updated",
     limit: int = 50,
     offset: int = 0,
+    **fields: Unpack[FilterFields],
 ) -> Page[ConversationRow]:
-    """Conversations, most recently updated (or created) first.
-
-    Filters: `assistant_id`; `status`, conversations with at least one run in that state
-    (``failed``...); `since`, active at or after it (updated_at >= since); `until`, begun
-    before it (created_at < until), so together they keep conversations overlapping the range;
-    `text`, a message contains every word (whole words, any case).
+    """Conversations matching `where` (a `ConversationFilter`, or its fields as keyword
+    arguments: ``status="failed"``...), most recently updated (or created) first.
 
     `Page.total` is exact, except when a text search matches more than `SET_LIMIT` (1,000)
     conversations: then `Page.exact` is false and `total` is a lower bound (at least that
@@ -228,28 +195,30 @@ def list_conversations(
     """
     check_page(limit, offset)
     keys = _order(order)
-    plan = _plan(
-        session, assistant_id=assistant_id, status=status, since=since, until=until, text=text
-    )
+    plan = _plan(session, filter_of(where, fields))
     if plan.empty:
         return Page((), 0, limit, offset)
-    total, exact = _count(session, plan, keys)
-    if plan.checks:
+    counting = _count_statement(plan)
+    if counting is None:
+        total, exact = _count(session, plan, keys)
         # One past the page: whether there is more, when the count is only a lower bound.
         found, _ = walk(session, plan, keys, offset + limit + 1)
         ids = found[offset : offset + limit]
         if not exact:
             total = max(total, len(found))
     else:
-        ids = list(
-            session.execute(
-                select(Conversation.id)
-                .where(*plan.conditions, *plan.listing)
-                .order_by(*keys)
-                .limit(limit)
-                .offset(offset)
-            ).scalars()
-        )
+        # The page's ids with the count beside them: one statement (the count, uncorrelated,
+        # is computed once); a page past the end has no row to carry it.
+        exact = True
+        listed = session.execute(
+            select(Conversation.id, counting.scalar_subquery())
+            .where(*plan.conditions, *plan.listing)
+            .order_by(*keys)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        ids = [conversation_id for conversation_id, _ in listed]
+        total = int(listed[0][1]) if listed else int(session.execute(counting).scalar_one())
     return Page(conversation_rows(session, ids), total, limit, offset, exact)
 
 

@@ -32,6 +32,8 @@ __all__ = [
 MAX_LIMIT: Final = 500
 """The largest page any history query returns."""
 
+_STATES: Final = tuple(s.value for s in State)
+
 T = TypeVar("T")
 
 
@@ -196,9 +198,14 @@ def check_page(limit: int, offset: int) -> None:
 
 
 def check_range(since: datetime | None, until: datetime | None) -> None:
-    """Raise `HistoryQueryError` for naive datetimes or `since` after `until`."""
+    """Raise `HistoryQueryError` unless each is None or an aware datetime, `since` not after
+    `until`."""
     for name, value in (("since", since), ("until", until)):
-        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        if value is None:
+            continue
+        if not isinstance(value, datetime):
+            raise HistoryQueryError(f"{name} must be a datetime or None, got {value!r}")
+        if value.tzinfo is None or value.utcoffset() is None:
             raise HistoryQueryError(f"{name} must be timezone-aware, got {value!r}")
     if since is not None and until is not None and since > until:
         raise HistoryQueryError(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
@@ -206,6 +213,6 @@ def check_range(since: datetime | None, until: datetime | None) -> None:
 
 def check_status(status: str | None) -> None:
     """Raise `HistoryQueryError` unless `status` is None or a mediator state."""
-    if status is not None and status not in {s.value for s in State}:
-        allowed = ", ".join(s.value for s in State)
+    if status is not None and (not isinstance(status, str) or status not in _STATES):
+        allowed = ", ".join(_STATES)
         raise HistoryQueryError(f"unknown status {status!r}; choose from {allowed}")

@@ -7,13 +7,13 @@ Each call opens a short session, runs one query function from `persistence.histo
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from persistence import history, timeline, transcript, usage_history
+from persistence.conversation_filter import ConversationFilter, FilterFields, filter_of
 from persistence.engine import make_engine
 from persistence.history import ConversationOrder
 from persistence.history_rows import (
@@ -26,6 +26,9 @@ from persistence.history_rows import (
     Timeline,
 )
 from persistence.usage_history import CostPoint, UsageTotals
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["HistoryStore"]
 
@@ -59,46 +62,21 @@ class HistoryStore:
 
     def list_conversations(
         self,
+        where: ConversationFilter | None = None,
         *,
-        assistant_id: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        text: str | None = None,
         order: ConversationOrder = "updated",
         limit: int = 50,
         offset: int = 0,
+        **fields: Unpack[FilterFields],
     ) -> Page[ConversationRow]:
         """See `persistence.history.list_conversations`."""
-        return self._run(
-            history.list_conversations,
-            assistant_id=assistant_id,
-            status=status,
-            since=since,
-            until=until,
-            text=text,
-            order=order,
-            limit=limit,
-            offset=offset,
-        )
+        where = filter_of(where, fields)
+        return self._run(history.list_conversations, where, order=order, limit=limit, offset=offset)
 
     def count_conversations(
-        self,
-        *,
-        assistant_id: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        text: str | None = None,
+        self, where: ConversationFilter | None = None, **fields: Unpack[FilterFields]
     ) -> int:
-        return self._run(
-            history.count_conversations,
-            assistant_id=assistant_id,
-            status=status,
-            since=since,
-            until=until,
-            text=text,
-        )
+        return self._run(history.count_conversations, filter_of(where, fields))
 
     def list_runs(
         self,
@@ -143,40 +121,17 @@ class HistoryStore:
 
     def usage_totals(
         self,
+        where: ConversationFilter | None = None,
         *,
         conversation_id: str | None = None,
-        assistant_id: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        text: str | None = None,
+        **fields: Unpack[FilterFields],
     ) -> UsageTotals:
         """See `persistence.usage_history.usage_totals`."""
-        return self._run(
-            usage_history.usage_totals,
-            conversation_id=conversation_id,
-            assistant_id=assistant_id,
-            status=status,
-            since=since,
-            until=until,
-            text=text,
-        )
+        where = filter_of(where, fields)
+        return self._run(usage_history.usage_totals, where, conversation_id=conversation_id)
 
     def cost_by_day(
-        self,
-        *,
-        assistant_id: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        text: str | None = None,
+        self, where: ConversationFilter | None = None, **fields: Unpack[FilterFields]
     ) -> tuple[CostPoint, ...]:
         """See `persistence.usage_history.cost_by_day`."""
-        return self._run(
-            usage_history.cost_by_day,
-            assistant_id=assistant_id,
-            status=status,
-            since=since,
-            until=until,
-            text=text,
-        )
+        return self._run(usage_history.cost_by_day, filter_of(where, fields))

@@ -8,14 +8,18 @@ counted apart (`unpriced_runs`), never as costing nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from persistence.history import _conversation_filters
+from persistence.conversation_filter import ConversationFilter, FilterFields, filter_of
+from persistence.history import filter_conditions
 from persistence.models import Conversation, Run
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["CostPoint", "UsageTotals", "cost_by_day", "usage_totals"]
 
@@ -54,32 +58,26 @@ def _unpriced() -> Any:
     return func.count(Run.id).filter(Run.total_tokens > 0, Run.cost_usd.is_(None))
 
 
-def _scope(session: Session, conversation_id: str | None, filters: dict[str, Any]) -> list[Any]:
-    if conversation_id is not None:
-        return [Run.conversation_id == conversation_id]
-    matching = select(Conversation.id).where(*_conversation_filters(session, **filters))
+def _scope(session: Session, where: ConversationFilter) -> list[Any]:
+    matching = select(Conversation.id).where(*filter_conditions(session, where))
     return [Run.conversation_id.in_(matching)]
 
 
 def usage_totals(
     session: Session,
+    where: ConversationFilter | None = None,
     *,
     conversation_id: str | None = None,
-    assistant_id: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    text: str | None = None,
+    **fields: Unpack[FilterFields],
 ) -> UsageTotals:
     """The usage of one conversation's runs, or of the runs of every conversation matching
-    the filters (the same filters as `list_conversations`)."""
-    filters = {
-        "assistant_id": assistant_id,
-        "status": status,
-        "since": since,
-        "until": until,
-        "text": text,
-    }
+    `where` (the filter of `list_conversations`, or its fields as keyword arguments)."""
+    where = filter_of(where, fields)
+    scope = (
+        [Run.conversation_id == conversation_id]
+        if conversation_id is not None
+        else _scope(session, where)
+    )
     row = session.execute(
         select(
             func.count(Run.id),
@@ -89,7 +87,7 @@ def usage_totals(
             func.coalesce(func.sum(Run.reasoning_tokens), 0),
             func.sum(Run.cost_usd),
             _unpriced(),
-        ).where(*_scope(session, conversation_id, filters))
+        ).where(*scope)
     ).one()
     runs, inputs, cached, outputs, reasoning, cost, unpriced = row
     return UsageTotals(
@@ -104,23 +102,11 @@ def usage_totals(
 
 
 def cost_by_day(
-    session: Session,
-    *,
-    assistant_id: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    text: str | None = None,
+    session: Session, where: ConversationFilter | None = None, **fields: Unpack[FilterFields]
 ) -> tuple[CostPoint, ...]:
-    """Cost and tokens per day of the runs of the conversations matching the filters, oldest
-    day first; days without runs are left out."""
-    filters = {
-        "assistant_id": assistant_id,
-        "status": status,
-        "since": since,
-        "until": until,
-        "text": text,
-    }
+    """Cost and tokens per day of the runs of the conversations matching `where` (or its
+    fields as keyword arguments), oldest day first; days without runs are left out."""
+    where = filter_of(where, fields)
     day = func.date(Run.started_at)
     rows = session.execute(
         select(
@@ -130,7 +116,7 @@ def cost_by_day(
             func.count(Run.id),
             _unpriced(),
         )
-        .where(*_scope(session, None, filters))
+        .where(*_scope(session, where))
         .group_by(day)
         .order_by(day)
     ).all()

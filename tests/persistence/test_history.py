@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from persistence import (
+    ConversationFilter,
     HistoryQueryError,
     HistoryStore,
     RunNotFoundError,
@@ -232,6 +233,76 @@ def test_filters(store: HistoryStore, filters: dict[str, object], expected: list
     assert page.total == len(expected) == store.count_conversations(**filters)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, list(range(CONVERSATIONS))),
+        ({"assistant_id": "asst_a"}, [i for i in range(CONVERSATIONS) if i % 3 == 0]),
+        ({"status": "failed"}, [i for i in range(CONVERSATIONS) if i % 5 == 0]),
+        ({"since": T0 + timedelta(hours=10), "until": T0 + timedelta(hours=12)}, [10, 11]),
+        ({"text": " tsla ", "status": "failed"}, [5, 15, 25]),
+        ({"text": "nothing-like-this"}, []),
+    ],
+)
+def test_one_filter_object_for_the_list_its_count_and_its_usage(
+    store: HistoryStore, filters: dict[str, Any], expected: list[int]
+) -> None:
+    where = ConversationFilter(**filters)
+    page = store.list_conversations(where, limit=500)
+    assert [c.id for c in page.items] == by_updated_desc(expected)
+    assert page == store.list_conversations(limit=500, **filters)
+    assert page.total == store.count_conversations(where) == len(expected)
+    with Session(store.engine) as session:
+        assert list_conversations(session, where, limit=500) == page
+        assert count_conversations(session, where) == len(expected)
+    # The usage of the same conversations: every run of each, on the day it started.
+    runs = sum(runs_of(i) for i in expected)
+    assert store.usage_totals(where) == store.usage_totals(**filters)
+    assert store.usage_totals(where).runs == runs
+    assert sum(point.runs for point in store.cost_by_day(where)) == runs
+    assert store.cost_by_day(where) == store.cost_by_day(**filters)
+
+
+def test_a_filter_given_twice_is_refused(store: HistoryStore) -> None:
+    where = ConversationFilter(status="failed")
+    for query in (store.list_conversations, store.count_conversations, store.usage_totals,
+                  store.cost_by_day):  # fmt: skip
+        with pytest.raises(HistoryQueryError, match="not both"):
+            query(where, text="tsla")
+
+
+@pytest.fixture
+def sent(store: HistoryStore) -> Iterator[list[str]]:
+    """The queries (SELECTs) the store sends during the test, in order."""
+    recorded: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):  # not sqlite's BEGIN
+            recorded.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    yield recorded
+    event.remove(store.engine, "before_cursor_execute", record)
+
+
+def test_a_page_is_its_ids_with_the_count_then_its_rows(
+    store: HistoryStore, sent: list[str]
+) -> None:
+    """Two statements for the first page (the count is a column of the ids' statement)."""
+    page = store.list_conversations(limit=5)
+    assert (page.total, page.exact, len(page)) == (CONVERSATIONS, True, 5)
+    assert len(sent) == 2, sent
+    assert "count(*)" in sent[0].lower()
+    sent.clear()
+    # A page past the end has no row to carry the count: it is asked for alone.
+    past = store.list_conversations(limit=5, offset=CONVERSATIONS)
+    assert (past.items, past.total, past.has_more) == ((), CONVERSATIONS, False)
+    assert len(sent) == 2, sent
+    sent.clear()
+    nothing = store.list_conversations(assistant_id="asst_nobody")
+    assert (nothing.items, nothing.total) == ((), 0)
+
+
 @pytest.fixture
 def small_sets(monkeypatch: pytest.MonkeyPatch) -> int:
     """Sets of more than 3 conversations count as large (walked), in chunks from 2."""
@@ -275,6 +346,17 @@ def test_filters_matching_many_conversations_are_walked_in_order(
         assert len(expected) > small_sets
         assert small_sets < page.total <= len(expected)
         assert page.has_more
+
+
+def test_a_large_status_set_is_counted_beside_the_ids(
+    store: HistoryStore, small_sets: int, sent: list[str]
+) -> None:
+    page = store.list_conversations(status="failed", limit=2)
+    assert (page.total, page.exact) == (6, True)
+    assert [c.id for c in page.items] == by_updated_desc([0, 5, 10, 15, 20, 25])[:2]
+    assert len(sent) == 3, sent  # the set (past its limit), the ids with the count, the rows
+    with_assistant = store.list_conversations(status="failed", assistant_id="asst_a", limit=1)
+    assert (with_assistant.total, with_assistant.exact) == (2, True)
 
 
 def test_a_common_word_is_counted_up_to_the_limit(store: HistoryStore, small_sets: int) -> None:
@@ -384,11 +466,11 @@ def test_postgresql_text_search_uses_its_gin_index(engine: Engine) -> None:
         pytest.skip("the GIN index exists on PostgreSQL only")
     from sqlalchemy import select
 
-    from persistence.history import _text_match
+    from persistence.conversation_search import message_match
 
     with Session(engine) as session:
         session.execute(text("SET LOCAL enable_seqscan = off"))
-        stmt = select(Message.id).where(_text_match(session, "tsla"))
+        stmt = select(Message.id).where(message_match(session, "tsla"))
         compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
         plan = "\n".join(r[0] for r in session.execute(text(f"EXPLAIN {compiled}")))
     assert "ix_messages_text_search" in plan

@@ -19,7 +19,7 @@ def test_exported_names_are_pinned() -> None:
     assert sorted(persistence.__all__) == sorted(
         [
             "DEFAULT_DATABASE_URL", "MAX_LIMIT", "ApprovalSpan", "AssistantRecord", "AssistantRow",
-            "AssistantStore",
+            "AssistantStore", "ConversationFilter",
             "ConversationRow", "DatabaseJournal", "DatabaseUnavailableError", "HistoryQueryError",
             "HistoryStore", "shared_engine",
             "MessageRow", "Page", "PersistenceError", "Recorder", "RecorderStats", "RunEventRow",
