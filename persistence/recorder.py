@@ -4,7 +4,8 @@
 (usually the event loop) and does the least it can: it appends the event to an inbox (a deque,
 no lock) and wakes the writer if it was idle. The writer thread turns events into plain records
 (`persistence.records`), numbers them, and writes each batch in one transaction
-(`persistence.writer`). A conversation's cost per event is an append.
+(`persistence.writer`). A conversation's cost per event is an append. Streamed pieces of a
+reply (``MessageDelta``) that wait together are stored as one row, their text joined.
 
 A slow, locked or unreachable database never stalls a conversation: records wait and the
 batch is retried with exponential backoff (up to `retry_backoff_max_s`) until it succeeds.
@@ -44,7 +45,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -60,6 +61,7 @@ from persistence.errors import DatabaseUnavailableError, PersistenceError
 from persistence.records import (
     AssistantRecord,
     ConversationNote,
+    EventRecord,
     Record,
     to_record,
 )
@@ -119,6 +121,29 @@ class _EventKeys:
             self._hex, start = os.urandom(self._RANDOM_HEX // 2 * self._BATCH).hex(), 0
         self._next = start + self._RANDOM_HEX
         return f"{time.time_ns() // 1_000_000:012x}{self._hex[start : self._next]}"
+
+
+def _merge_delta(waiting: deque[Record | _FlushMark] | list[Record], record: Record) -> bool:
+    """Add a streamed piece of the reply to the piece just before it, if that one is of the
+    same exchange and still waiting: True if merged.
+
+    A model streams its reply a token at a time, and a row per token would make recording
+    cost grow with the reply's length (the whole reply is stored once more with
+    ``MessageRetrieved``). So consecutive ``MessageDelta`` events of an exchange that wait
+    together are stored as one row: its text is theirs joined, its time and position the
+    first's."""
+    if not isinstance(record, EventRecord) or record.type != "MessageDelta":
+        return False
+    last = waiting[-1]
+    if (
+        not isinstance(last, EventRecord)
+        or last.type != "MessageDelta"
+        or last.exchange_id != record.exchange_id
+        or last.session_id != record.session_id
+    ):
+        return False
+    waiting[-1] = replace(last, output=(last.output or "") + (record.output or ""))
+    return True
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -477,11 +502,11 @@ class Recorder:
                     self._backlog.append(item)
                 continue
             records = self._records_of(item)
+            waiting = spilled if self._spilling is not None else self._backlog
+            if len(records) == 1 and waiting and _merge_delta(waiting, records[0]):
+                continue
             self._taken += len(records)
-            if self._spilling is not None:
-                spilled.extend(records)
-            else:
-                self._backlog.extend(records)
+            waiting.extend(records)
         self._spill(spilled)
 
     def _records_of(self, item: MediatorEvent | Record) -> list[Record]:

@@ -20,11 +20,14 @@ ToolExecuted           the call's arguments       the tool's output             
 ToolOutputsSubmitted   JSON list of call ids      JSON list of the outputs          the names
 RunStatusChecked                                  the remote status
 MessageRetrieved                                  the reply's text
-MessageDelta                                      the piece of text
+MessageDelta                                      the piece of text (*)
 UsageReported                                     the tokens and cost, as text
 ExchangeFailed                                    the error (``code``: its code)
 ExchangeCancelled                                 the reason
 =====================  =========================  ================================  ===========
+
+(*) Consecutive pieces of one exchange that wait together are stored as one row, their text
+joined (`persistence.recorder`): a reply streamed a token at a time is not a row per token.
 """
 
 from __future__ import annotations

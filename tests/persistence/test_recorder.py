@@ -174,6 +174,50 @@ async def test_a_record_refused_for_good_is_dropped_and_the_rest_stored(
     assert "poison" not in caplog.text
 
 
+async def test_streamed_pieces_waiting_together_are_stored_as_one_row(db_engine: Engine) -> None:
+    """A reply streamed a token at a time is not a row per token: consecutive pieces of an
+    exchange that wait together become one row, their text joined; nothing else merges."""
+    recorder = Recorder(db_engine, flush_interval_s=0.0)
+    original = recorder._writer.write
+    entered, gate = threading.Event(), threading.Event()
+
+    def gated(batch: Any) -> None:
+        entered.set()
+        assert gate.wait(30)
+        original(batch)
+
+    recorder._writer.write = gated  # type: ignore[method-assign]
+    recorder.start()
+    try:
+        mediator = quiet_mediator("thread_s")
+        mediator.set_user_message("Tell me a story")
+        assert entered.wait(30)  # the writer holds the first batch: what follows waits
+        mediator.bind_conversation("thread_s")
+        mediator.started("run_s")
+        for piece in ("Once ", "upon ", "a ", "time"):
+            mediator.message_delta(piece)
+        mediator.heartbeat("in_progress")  # not a piece: the next pieces are a row of their own
+        for piece in (", the ", "end."):
+            mediator.message_delta(piece)
+        mediator.assistant_message_retrieved("Once upon a time, the end.")
+        gate.set()
+        assert recorder.flush(30)
+        stats = recorder.stats
+    finally:
+        gate.set()
+        recorder.close()
+    with Session(db_engine) as session:
+        rows = session.execute(
+            select(RunEvent.type, RunEvent.output, RunEvent.seq).order_by(RunEvent.seq)
+        ).all()
+    pieces = [(output, seq) for kind, output, seq in rows if kind == "MessageDelta"]
+    assert [output for output, _ in pieces] == ["Once upon a time", ", the end."]
+    seqs = [row.seq for row in rows]
+    assert seqs == sorted(set(seqs))  # the first piece's place; the others' are left out
+    assert rows[-1].type == "MessageRetrieved"
+    assert stats.enqueued == stats.stored == len(rows)
+
+
 def test_errors_worth_retrying() -> None:
     from sqlalchemy.exc import DataError, OperationalError
 

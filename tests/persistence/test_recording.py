@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from emulator import EmulatorServer, Fail, Fault, Reply, ScriptedModel
-from mediator.events import MediatorEvent, StateChanged, ToolExecuted
+from mediator.events import MediatorEvent, MessageDelta, StateChanged, ToolExecuted
 from mediator.script import Trigger
 from persistence import HistoryStore, Recorder
 from persistence.models import Conversation, Message, Run, RunEvent, ToolCallRow
@@ -56,6 +56,31 @@ def recorded_per_run(engine: Engine, session_id: str) -> dict[str | None, list[t
     return result
 
 
+def _pieces_as_one(
+    per_run: dict[str | None, list[tuple[str, str]]],
+) -> dict[str | None, list[tuple[str, str]]]:
+    """`per_run` with each run of consecutive ``MessageDelta`` entries made one."""
+    return {
+        run: [entry for i, entry in enumerate(entries) if i == 0 or entry != entries[i - 1]
+              or entry[0] != "MessageDelta"]
+        for run, entries in per_run.items()
+    }  # fmt: skip
+
+
+def _streamed_text(engine: Engine, session_id: str) -> dict[str | None, str]:
+    """Each run's streamed pieces, as stored, joined in order."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(RunEvent.run_id, RunEvent.output)
+            .where(RunEvent.session_id == session_id, RunEvent.type == "MessageDelta")
+            .order_by(RunEvent.run_id, RunEvent.exchange_id, RunEvent.seq)
+        ).all()
+    text: dict[str | None, str] = {}
+    for run_id, piece in rows:
+        text[run_id] = text.get(run_id, "") + (piece or "")
+    return text
+
+
 @pytest.fixture
 def recorder(db_engine: Engine) -> Iterator[Recorder]:
     rec = Recorder(db_engine, flush_interval_s=0.01).start()
@@ -87,8 +112,16 @@ async def test_conversation_with_tool_calls_is_stored_event_for_event_in_order(
     session_id, conversation_id = session_of(user), user.conversation_id
     published = log.of_session(session_id)
 
-    # Every event, grouped by run, in publication order (the first message and "ready" included).
-    assert recorded_per_run(db_engine, session_id) == expected_per_run(published)
+    # Every event, grouped by run, in publication order (the first message and "ready" included);
+    # consecutive streamed pieces may share a row (as many as waited together), so both sides
+    # are compared with each run of pieces as one, and the pieces' text must be all there.
+    recorded = recorded_per_run(db_engine, session_id)
+    assert _pieces_as_one(recorded) == _pieces_as_one(expected_per_run(published))
+    streamed: dict[str | None, str] = {}
+    for event in published:
+        if isinstance(event, MessageDelta):
+            streamed[event.run_id] = streamed.get(event.run_id, "") + event.delta
+    assert _streamed_text(db_engine, session_id) == streamed
     with Session(db_engine) as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
