@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import conversation
 from emulator import EmulatorServer
-from mediator.events import ConversationBound, MediatorEvent
+from mediator.events import ConversationBound, MediatorEvent, UsageReported
 from persistence import current_recorder, shared_engine
 from persistence.models import Conversation
 from tests.integration.conftest import FAST_POLICY
@@ -63,6 +63,9 @@ async def test_a_new_and_a_resumed_conversation_record_the_protocol_auto_chose(
     thread_id = chat.conversation_id
     assert thread_id is not None
     assert _bound(seen) == ["responses"]  # the emulator speaks Responses + Conversations
+    usage = [e for e in seen if isinstance(e, UsageReported)]
+    assert usage, "the emulator reports usage"
+    assert not any(e.whole_run for e in usage)  # per response, as the chosen backend says
     assert _stored_backend(thread_id) == "responses"
 
     resumed_seen: list[MediatorEvent] = []
@@ -76,3 +79,13 @@ async def test_a_new_and_a_resumed_conversation_record_the_protocol_auto_chose(
         await resumed.aclose()
     assert _stored_backend(thread_id) == "responses"
     assert _bound(resumed_seen) == ["responses"]
+
+
+async def test_an_unknown_assistant_is_refused_before_anything_is_created(
+    server: EmulatorServer,
+) -> None:
+    before = server.owners()
+    with pytest.raises(conversation.BackendError, match="asst_nope"):
+        async with conversation.open_conversation("asst_nope", settings=_settings(server)):
+            pytest.fail("an unknown assistant opened a conversation")
+    assert server.owners() == before
