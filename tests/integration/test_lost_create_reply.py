@@ -34,6 +34,7 @@ from emulator import (
     Turn,
     TurnContext,
 )
+from emulator.responses import routes as responses_routes
 from mediator.events import Reconciled, ToolExecuted
 from proxies.policy import ExchangePolicy
 from tests.integration.conftest import Recorder
@@ -153,3 +154,23 @@ async def test_a_lost_create_reply_in_poll_mode_leaves_one_response_per_step(
     lost = Fault(method="POST", path="/responses", status=None, nth=NTH[step], drop_reply=True)
     conversation_id, recorder = await _two_exchanges(emulator, model, [lost], "poll")
     _assert_one_response_per_step(emulator, model, conversation_id, recorder)
+
+
+async def test_a_server_that_takes_the_question_as_a_request_is_asked_no_more(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whether the conversation is free is asked with an output for a call that does not
+    exist. A server that does not check outputs starts a response for it: that response is
+    cancelled before it adds anything, and the lost one is adopted as before (the request
+    sent again is cancelled once the lost one is found)."""
+    monkeypatch.setattr(responses_routes, "check_tool_outputs", lambda *args: None)
+    model = CountingModel(delay_s=TURN_S)
+    lost = Fault(method="POST", path="/responses", status=None, nth=1, drop_reply=True)
+    held = Fault(method="POST", path="/responses", status=None, nth=1, latency=HELD_S)
+    conversation_id, recorder = await _two_exchanges(emulator, model, [lost, held], "poll")
+    assert "accepted an output for an unknown call" in caplog.text
+    assert emulator.holdings(conversation_id) == Holdings(
+        user_messages=2, assistant_messages=2, function_calls=2, tool_outputs=2, active=0
+    )
+    executed = [e.call.id for e in recorder.of(ToolExecuted)]  # type: ignore[attr-defined]
+    assert len(executed) == len(set(executed)) == 2
