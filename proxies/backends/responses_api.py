@@ -378,10 +378,9 @@ class ResponsesBackend(Backend):
         if not await ensure_free(self._posts, conversation_id, model):
             self._can_ask = False
             return None
-        earlier = await self._finished_attempt(exchange, submitted)
-        if earlier is None:
-            exchange.fresh = False  # it never ran, or ended leaving nothing: nothing to race
-        return earlier
+        # Still `fresh` when nothing is found: `_unless_done_before` looks once more after the
+        # request (a server that checks the input before the lock answers "free" too early).
+        return await self._finished_attempt(exchange, submitted)
 
     async def _unless_done_before(self, exchange: _Exchange, snapshot: RunSnapshot) -> RunSnapshot:
         """`snapshot` of the response just created, unless the attempt before it (whose outcome
