@@ -12,8 +12,8 @@ goes on as usual.
 
 On a terminal the prompt has line editing and a history kept across sessions (prompt_toolkit;
 the file is `$XDG_STATE_HOME/assistant-mediator/terminal_history`, by default under
-`~/.local/state`). `exit`, end of input (Ctrl-D) and Ctrl-C end the chat cleanly; Ctrl-C
-during a reply cancels the exchange first.
+`~/.local/state`). `exit`, `quit`, `/exit` or `/quit` (any case), end of input (Ctrl-D) and
+Ctrl-C end the chat cleanly; Ctrl-C during a reply cancels the exchange first.
 
 `SHOW_USAGE=true` prints one line of tokens and cost after each reply; `/usage` prints the
 conversation's so far. `OTEL_TRACES_EXPORTER=console` prints OpenTelemetry spans (with the
@@ -49,6 +49,14 @@ from conversation import (
 
 PROMPT = "\nUser: "
 HISTORY_FILE = Path("assistant-mediator") / "terminal_history"
+#: What the user types to end the chat (any case, spaces around ignored): never sent.
+QUIT_WORDS = frozenset({"exit", "quit", "/exit", "/quit"})
+HINT = "Type /quit (or exit, or Ctrl-D) to end the chat; /usage shows its tokens and cost."
+
+
+def ends_chat(line: str) -> bool:
+    """True when `line` asks to end the chat rather than to be sent."""
+    return line.strip().lower() in QUIT_WORDS
 
 
 class Interrupted(Exception):
@@ -405,9 +413,11 @@ async def chat(assistant_id: str | None = None, resume: str | None = None) -> in
                 for pending in user_proxy.pending_approvals:
                     print(f"(it was waiting for your approval of {call_summary(pending.call)})")
                 await exchange(user_proxy, None, session.transcript, show_usage=show_usage)
+        if sys.stdin.isatty():  # a person at a terminal: say how to leave
+            print(HINT, flush=True)
         while True:
             user_input = await session.read(reader)
-            if user_input is None or user_input.strip().lower() == "exit":
+            if user_input is None or ends_chat(user_input):
                 break
             if user_input.strip().lower() == "/usage":
                 print(f"Usage of this conversation: {session.transcript.spend}", flush=True)
@@ -438,7 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     # The transcript already shows what went wrong (a failed tool is a `System:` line, a failed
     # exchange an `Error:` line); library warnings would repeat it as noise on the terminal.
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(description="Chat with an assistant in the terminal.")
+    parser = argparse.ArgumentParser(
+        description="Chat with an assistant in the terminal.",
+        epilog="At the prompt, exit, quit, /exit or /quit (or Ctrl-D, Ctrl-C) ends the chat; "
+        "/usage shows the conversation's tokens and cost so far.",
+    )
     parser.add_argument("--resume", metavar="CONVERSATION_ID", help="continue a conversation")
     parser.add_argument(
         "--list", action="store_true", help="list conversations with an interrupted exchange"

@@ -209,10 +209,14 @@ class AssistantProxy:
         if self._thread_id is None:
             self._thread_id = await self._backend.create_thread()
         if not self._announced:
-            self._announced = True
-            self._mediator.conversation_bound(
-                self._thread_id, assistant_id=self._assistant_id, backend=self._backend.name
-            )
+            # The protocol spoken, not `auto`: a resumed conversation created nothing, so
+            # a backend that chooses on first use has not chosen yet.
+            serving = await self._backend.resolve()
+            if not self._announced:
+                self._announced = True
+                self._mediator.conversation_bound(
+                    self._thread_id, assistant_id=self._assistant_id, backend=serving.name
+                )
         return self._thread_id
 
     async def cancel(self) -> None:

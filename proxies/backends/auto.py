@@ -37,6 +37,7 @@ class AutoBackend(Backend):
     name = "auto"
     supports_streaming = True  # every backend it may choose streams
     runs_are_exchanges = True  # and names its runs after the exchange
+    usage_per_response = True  # and reports each model response's usage
 
     def __init__(
         self,
@@ -55,6 +56,10 @@ class AutoBackend(Backend):
         """The backend in use, once the server was probed."""
         return self._chosen
 
+    async def resolve(self) -> Backend:
+        """The chosen backend (the server is probed now if it was not yet)."""
+        return await self._backend()
+
     async def _backend(self) -> Backend:
         if self._chosen is None:
             async with self._lock:
@@ -71,11 +76,15 @@ class AutoBackend(Backend):
                     self.name = chosen.name
                     self.supports_resume = chosen.supports_resume
                     self.runs_are_exchanges = chosen.runs_are_exchanges
+                    self.usage_per_response = chosen.usage_per_response
                     self._chosen = chosen
         return self._chosen
 
     async def create_assistant(self, definition: AssistantDefinition) -> str:
         return await (await self._backend()).create_assistant(definition)
+
+    async def check_assistant(self, assistant_id: str) -> None:
+        await (await self._backend()).check_assistant(assistant_id)
 
     async def create_thread(self) -> str:
         return await (await self._backend()).create_thread()

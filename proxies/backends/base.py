@@ -163,6 +163,14 @@ class Backend(ABC):
         """
         return None
 
+    async def resolve(self) -> Backend:
+        """The backend that serves this one's calls, decided now if it was not yet.
+
+        Itself, except for a backend that chooses on first use (`auto` probes the server):
+        what it names (`resolve().name`) is the protocol actually spoken.
+        """
+        return self
+
     @abstractmethod
     async def create_thread(self) -> str:
         """Open a conversation on the remote side and return its id."""

@@ -39,7 +39,12 @@ from proxies.backends.base import (
     Usage,
 )
 from proxies.backends.clients import SharedClient
-from proxies.backends.responses_recovery import attempt_outcome, close_open_calls, items_after
+from proxies.backends.responses_recovery import (
+    attempt_outcome,
+    close_open_calls,
+    ensure_free,
+    items_after,
+)
 from proxies.backends.sdk_errors import call_sdk, sdk_errors
 from proxies.backends.usage import usage_from_sdk
 from proxies.errors import BackendError, BackendNotFoundError, BackendServerError
@@ -123,6 +128,8 @@ class ResponsesBackend(Backend):
         # The newest conversation item this backend has seen, per conversation: what a
         # response whose reply was lost added comes after it.
         self._known_item: dict[str, str] = {}
+        # Whether the server can be asked if a conversation is free (`ensure_free`).
+        self._can_ask = True
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -302,6 +309,8 @@ class ResponsesBackend(Backend):
         # Nothing to reuse when recovering: a response that failed added nothing to the
         # conversation, and `find_run` adopted any that finished.
         exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
+        if (earlier := await self._settled_before_retry(exchange, ())) is not None:
+            return earlier
         request = self._request(exchange, text)
         response = await call_sdk(lambda: self._create(request))
         return await self._unless_done_before(exchange, self._record(exchange, response))
@@ -315,7 +324,11 @@ class ResponsesBackend(Backend):
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]
     ) -> RunSnapshot:
         exchange = self._exchange(run_id)
-        request = self._request(exchange, self._outputs_input(exchange, results))
+        outputs = self._outputs_input(exchange, results)
+        submitted = [r.call_id for r in results]
+        if (earlier := await self._settled_before_retry(exchange, submitted)) is not None:
+            return earlier
+        request = self._request(exchange, outputs)
         response = await call_sdk(lambda: self._create(request))
         return await self._unless_done_before(exchange, self._record(exchange, response))
 
@@ -345,6 +358,28 @@ class ResponsesBackend(Backend):
         known = exchange.response_id and not exchange.response_id.startswith("recovered_")
         if not exchange.fresh and known:
             return await self.get_run(thread_id, exchange_id)  # the attempt's response is known
+        return await self._finished_attempt(exchange, submitted)
+
+    async def _settled_before_retry(
+        self, exchange: _Exchange, submitted: Sequence[str]
+    ) -> RunSnapshot | None:
+        """Before a request that follows one whose outcome stayed open: wait (the server's
+        `conversation_locked` is raised, and the proxy looks again later) while that one may
+        still run, then adopt what it left. None: nothing was left, send the request.
+
+        Looking only once the conversation is free is what keeps the step to one response:
+        a response that ended is in the items by then, and one that runs cannot end between
+        the look and the new request (a second model turn). A server that cannot tell is
+        asked no more, and `_unless_done_before` cancels such a second response instead.
+        """
+        if not exchange.fresh or not self._can_ask:
+            return None
+        conversation_id, model = exchange.conversation_id, exchange.definition.model
+        if not await ensure_free(self._posts, conversation_id, model):
+            self._can_ask = False
+            return None
+        # Still `fresh` when nothing is found: `_unless_done_before` looks once more after the
+        # request (a server that checks the input before the lock answers "free" too early).
         return await self._finished_attempt(exchange, submitted)
 
     async def _unless_done_before(self, exchange: _Exchange, snapshot: RunSnapshot) -> RunSnapshot:
@@ -423,18 +458,28 @@ class ResponsesBackend(Backend):
         recovering: bool = False,
     ) -> AsyncIterator[StreamItem]:
         exchange = await self._new_exchange(thread_id, assistant_id, exchange_id, text)
+        if (earlier := await self._settled_before_retry(exchange, ())) is not None:
+            yield earlier
+            return
         request = self._request(exchange, text)
         # aclosing: an early stop closes the inner stream now, not in the garbage collector.
         async with aclosing(self._events(exchange, lambda: self._create_stream(request))) as items:
             async for item in items:
                 yield item
 
-    def stream_tool_outputs(
+    async def stream_tool_outputs(
         self, thread_id: str, run_id: str, results: Sequence[ToolResult]
     ) -> AsyncIterator[StreamItem]:
         exchange = self._exchange(run_id)
-        request = self._request(exchange, self._outputs_input(exchange, results))
-        return self._events(exchange, lambda: self._create_stream(request))
+        outputs = self._outputs_input(exchange, results)
+        submitted = [r.call_id for r in results]
+        if (earlier := await self._settled_before_retry(exchange, submitted)) is not None:
+            yield earlier
+            return
+        request = self._request(exchange, outputs)
+        async with aclosing(self._events(exchange, lambda: self._create_stream(request))) as items:
+            async for item in items:
+                yield item
 
     def resume_stream(self, thread_id: str, run_id: str) -> AsyncIterator[StreamItem]:
         """The events of the exchange's current response after the last one seen."""

@@ -7,6 +7,13 @@ outputs) and its output items are added to the conversation together, and a resp
 failed or was cancelled adds nothing. So the items newer than the last one this process saw
 tell whether the attempt ran, and what it answered.
 
+Reading the items is not enough to decide whether to send an attempt again: a background
+response that is still running has added nothing yet, and if it ends between that read and
+the new request, the new request starts a second model turn for the same step. A response
+running on a conversation locks it (a create answers `conversation_locked`), and once it ends
+its items are in place, so `ensure_free` asks first (with a request the server refuses
+either way: it starts nothing), and the items are read only once the conversation is free.
+
 It is also where the conversation is kept usable: a `function_call` item left without a
 `function_call_output` would make every later response fail, so `close_open_calls` answers
 each such call with an output saying it was cancelled.
@@ -14,22 +21,30 @@ each such call with an output saying it was cancelled.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, RequestOptions
+from openai.types.responses import Response
 
 from proxies.backends.sdk_errors import call_sdk
+from proxies.errors import BackendBadRequestError
 from tools.types import ToolCall
 
-__all__ = ["Outcome", "attempt_outcome", "close_open_calls", "items_after"]
+__all__ = ["Outcome", "attempt_outcome", "close_open_calls", "ensure_free", "items_after"]
+
+logger = logging.getLogger(__name__)
 
 #: How many of the newest items are read back: far more than one exchange adds.
 RECENT_ITEMS = 100
 CANCELLED_OUTPUT = (
     "The user cancelled this tool call before its result was used; it was not completed."
 )
+LOCKED = "conversation_locked"
+_BEARER: Final[RequestOptions] = {"security": {"bearer_auth": True}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +128,39 @@ async def close_open_calls(
         ]
         await call_sdk(lambda: posts.conversations.items.create(conversation_id, items=outputs))
     return tuple(open_calls)
+
+
+async def ensure_free(posts: AsyncOpenAI, conversation_id: str, model: str) -> bool:
+    """Return True once no response runs on the conversation; raise the server's
+    `conversation_locked` error while one does. False when the server cannot tell (it took the
+    question as a request; that response is cancelled at once).
+
+    The question is a create whose only input answers a call that does not exist: the server
+    refuses it, with `conversation_locked` while a response runs and with "No tool call found
+    ..." (400) otherwise, and starts nothing either way. Any other failure is raised.
+    """
+    body = {
+        "model": model,
+        "conversation": conversation_id,
+        "input": [
+            {"type": "function_call_output", "call_id": f"call_{uuid.uuid4().hex}", "output": ""}
+        ],
+        "background": True,
+        "store": True,
+        "max_output_tokens": 16,
+    }
+    try:
+        taken = await call_sdk(
+            lambda: posts.post("/responses", cast_to=Response, body=body, options=_BEARER)
+        )
+    except BackendBadRequestError as exc:
+        if exc.code == LOCKED:
+            raise
+        return True
+    logger.warning(
+        "the server accepted an output for an unknown call (response %s): cancelling it; "
+        "an attempt whose reply was lost is now looked for without asking first",
+        taken.id,
+    )
+    await call_sdk(lambda: posts.responses.cancel(taken.id))
+    return False
