@@ -28,6 +28,18 @@ T = TypeVar("T")
 JOURNAL_WAIT_S: Final = 3.0
 """Longest wait for one journal call before the conversation goes on without it."""
 
+_queues: dict[type, bool] = {}
+"""Whether a journal type is a `QueuedJournal`, by type: a protocol's ``isinstance`` checks
+every member each time, and this is asked several times an exchange."""
+
+
+def _is_queued(owner: object) -> bool:
+    kind = type(owner)
+    queued = _queues.get(kind)
+    if queued is None:
+        queued = _queues[kind] = isinstance(owner, QueuedJournal)
+    return queued
+
 
 async def journaled(call: Callable[..., T], *args: object) -> T | None:
     """`call(*args)`, bounded by `JOURNAL_WAIT_S`; None (and a warning) if it failed.
@@ -41,15 +53,14 @@ async def journaled(call: Callable[..., T], *args: object) -> T | None:
     try:
         if not getattr(owner, "blocks", True):
             return call(*args)
-        if isinstance(owner, QueuedJournal):
-            queued = owner.submit(call, *args)
+        if _is_queued(owner):
+            queued = cast("QueuedJournal", owner).submit(call, *args)
             if queued is not None:
                 if queued.done():  # answered from memory
                     return cast("T", queued.result())
                 # Cancelled on timeout: a fact the writer has not taken yet is never written.
-                return cast(
-                    "T", await asyncio.wait_for(asyncio.wrap_future(queued), JOURNAL_WAIT_S)
-                )
+                async with asyncio.timeout(JOURNAL_WAIT_S):
+                    return cast("T", await asyncio.wrap_future(queued))
         return await asyncio.wait_for(asyncio.to_thread(call, *args), JOURNAL_WAIT_S)
     except Exception as exc:  # the journal's database is away: go on, say what is at stake
         logger.warning(
