@@ -250,20 +250,26 @@ def test_sqlite_connections_use_wal_and_a_busy_timeout(sqlite_url: str) -> None:
 assert V1_TABLES == tuple(v1_rows())
 
 
+def _downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    from persistence.schema import alembic_config
+
+    config = alembic_config(engine)
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        connection.commit()
+
+
 def test_upgrade_from_0004_indexes_the_runs_already_there(db_engine: Engine) -> None:
     """Revision 0005 adds the status filter's index on a filled database: every row kept,
     the history's answers unchanged, the index used."""
-    from alembic import command
 
     from persistence.history import list_conversations
-    from persistence.schema import alembic_config
     from tests.persistence.test_history import seed
 
-    config = alembic_config(db_engine)
-    with db_engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0004")
-        connection.commit()
+    _downgrade(db_engine, "0004")
     seed(db_engine)
     with Session(db_engine) as session:
         before = list_conversations(session, status="failed", limit=500)
@@ -301,16 +307,10 @@ def test_upgrade_from_0005_makes_the_attach_indexes_partial(db_engine: Engine) -
     """Revision 0006: the session and exchange indexes of events and messages hold only rows
     still waiting for their conversation or run; every row is kept, and the writer's attach
     statements still find the waiting rows through them."""
-    from alembic import command
 
-    from persistence.schema import alembic_config
     from tests.persistence.test_history import seed
 
-    config = alembic_config(db_engine)
-    with db_engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0005")
-        connection.commit()
+    _downgrade(db_engine, "0005")
     seed(db_engine)
     with db_engine.begin() as connection:  # a row stored before its conversation and run
         connection.execute(
