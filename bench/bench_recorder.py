@@ -138,8 +138,8 @@ async def bench_paced(engine: Engine, rate: int, seconds: float) -> dict[str, fl
     latencies: list[float] = []
     write = recorder._writer.write
 
-    def timed(batch: Sequence[Record]) -> None:
-        write(batch)
+    def timed(batch: Sequence[Record], **options: Any) -> None:
+        write(batch, **options)
         durable = datetime.now(UTC)
         latencies.extend(
             (durable - r.at).total_seconds() for r in batch if isinstance(r, EventRecord)

@@ -53,9 +53,9 @@ def _instrument() -> None:
         _threads.append(threading.current_thread())
         run(self)
 
-    def counted_write(self: Any, batch: Any) -> None:
+    def counted_write(self: Any, batch: Any, **options: Any) -> None:
         _batches[0] += 1
-        write(self, batch)
+        write(self, batch, **options)
 
     recorder_module.Recorder._run = noted_run  # type: ignore[method-assign]
     BatchWriter.write = _timed("write", counted_write)  # type: ignore[method-assign]

@@ -311,6 +311,8 @@ class CopyInsert:
     create: str
     copy: str
     move: str
+    direct: str
+    """``COPY`` straight into the table: for rows no attempt can have stored yet (`run_new`)."""
     times: tuple[int, ...]
     time: TimeValue
 
@@ -331,6 +333,7 @@ class CopyInsert:
                 f"INSERT INTO {quote(table)} ({listed}) SELECT {listed} FROM {scratch} "
                 f"ORDER BY batch_position ON CONFLICT ({quote(key)}) DO NOTHING"
             ),
+            direct=f"COPY {quote(table)} ({listed}) FROM STDIN",
             times=like.times,
             time=like.time,
         )
@@ -346,6 +349,17 @@ class CopyInsert:
                     row = _converted(row, times, time)
                 write((position, *row))
         cursor.execute(self.move)
+
+    def run_new(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Copy `rows` straight into the table, in order: about a third of the server's work
+        of `run`. Only for rows that no earlier attempt can have stored (their keys were never
+        sent before); a key already there fails the whole statement."""
+        if not rows:
+            return
+        with cursor.copy(self.direct) as copy:
+            write, times, time = copy.write_row, self.times, self.time
+            for row in rows:
+                write(_converted(row, times, time) if times else row)
 
 
 Insert = DriverStatement | ValuesInsert | CopyInsert

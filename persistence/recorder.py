@@ -233,6 +233,9 @@ class Recorder:
         self._spilling: SpillFile | None = None  # while set, new records go to this file
         self._spill_marks: list[tuple[SpillFile, int, _FlushMark]] = []
         self._schema_ready = False
+        # No record waiting was ever sent to the database: a batch of them is new (see
+        # `BatchWriter.write`). False from a failed attempt until the backlog is all stored.
+        self._unattempted = True
         self._taken = self._stored = self._dropped = self._retries = 0
         self._marks_asked = self._marks_seen = 0
         self._last_error: str | None = None
@@ -541,6 +544,9 @@ class Recorder:
                 return False
         if self._spills:
             return self._write_from_spill(self._spills[0])
+        return self._write_from_backlog()
+
+    def _write_from_backlog(self) -> bool:
         items: list[Record | _FlushMark] = []
         batch: list[Record] = []
         while self._backlog and len(batch) < self._batch_size:
@@ -548,11 +554,14 @@ class Recorder:
             items.append(item)
             if not isinstance(item, _FlushMark):
                 batch.append(item)
-        if not self._store(batch):
+        if not self._store(batch, new=self._unattempted):
+            self._unattempted = False  # it may have committed, its answer lost
             self._backlog.extendleft(reversed(items))
             return False
         while self._backlog and isinstance(self._backlog[0], _FlushMark):
             items.append(self._backlog.popleft())
+        if not self._backlog:  # every record ever attempted is stored
+            self._unattempted = True
         for item in items:
             if isinstance(item, _FlushMark):
                 item.done.set()
@@ -583,14 +592,14 @@ class Recorder:
                 waiting.append((spill, offset, mark))
         self._spill_marks = waiting
 
-    def _store(self, batch: Sequence[Record]) -> bool:
+    def _store(self, batch: Sequence[Record], *, new: bool = False) -> bool:
         """Write `batch`; False on an outage (nothing counted: writing again is harmless).
 
         A batch the database refuses for good is written record by record, to drop only the
-        refused ones.
+        refused ones. `new`: no record of it was sent before (`BatchWriter.write`).
         """
         try:
-            self._writer.write(batch)
+            self._writer.write(batch, new=new)
         except Exception as exc:
             if _is_transient(exc):
                 self._note_failure(_describe(exc), size=len(batch))

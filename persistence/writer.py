@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from persistence.batch_plan import BatchPlan, RunStart, WriterMemory, plan_batch
-from persistence.driver_sql import driver_transaction, time_from_driver
+from persistence.driver_sql import CopyInsert, Insert, driver_transaction, time_from_driver
 from persistence.records import AssistantRecord, EventRecord, Record
 from persistence.statements import EVENT_COLUMNS, DriverStatements, driver_statements_for
 
@@ -75,22 +75,28 @@ class BatchWriter:
         self._driver: DriverStatements = driver_statements_for(engine.dialect)
         self.memory = WriterMemory()
 
-    def write(self, batch: Sequence[Record]) -> None:
-        """Store `batch` in one transaction; raises the database's error if it fails."""
+    def write(self, batch: Sequence[Record], *, new: bool = False) -> None:
+        """Store `batch` in one transaction; raises the database's error if it fails.
+
+        `new`: no attempt to store any record of `batch` was made before, so none can be in
+        the database (a failed attempt may have committed, its acknowledgement lost). Its
+        events and messages are then copied straight into their tables on PostgreSQL, instead
+        of through the temporary table that makes writing again harmless.
+        """
         plan = plan_batch(batch, self.memory)
         with driver_transaction(self._engine, "the recorder's batch") as cursor:
-            self._apply(cursor, plan)
+            self._apply(cursor, plan, new=new)
         self.memory.learn(plan)
 
-    def _apply(self, cursor: Any, plan: BatchPlan) -> None:
+    def _apply(self, cursor: Any, plan: BatchPlan, *, new: bool = False) -> None:
         """The plan's statements on the driver's `cursor`, in one transaction."""
         sql = self._driver
         sql.upsert_assistants.run_dicts(cursor, [_assistant_row(a) for a in plan.assistants])
         self._conversations(cursor, plan)
         sql.insert_runs.run(cursor, [_run_row(start) for start in plan.run_starts])
         self._backfill(cursor, plan)
-        sql.insert_events.run(cursor, [_event_row(e) for e in plan.events])
-        sql.insert_messages.run(cursor, [_message_row(e) for e in plan.messages])
+        _insert(sql.insert_events, cursor, [_event_row(e) for e in plan.events], new=new)
+        _insert(sql.insert_messages, cursor, [_message_row(e) for e in plan.messages], new=new)
         requested, executed, submitted = _tool_rows(plan)
         sql.tool_requested.run(cursor, requested)
         sql.tool_executed.run(cursor, executed)
@@ -169,6 +175,13 @@ class BatchWriter:
         cursor.execute(self._driver.run_started_at.sql, (run_id,))
         found = cursor.fetchone()
         return time_from_driver(found[0]) if found else None
+
+
+def _insert(statement: Insert, cursor: Any, rows: list[tuple[Any, ...]], *, new: bool) -> None:
+    if new and isinstance(statement, CopyInsert):
+        statement.run_new(cursor, rows)
+    else:
+        statement.run(cursor, rows)
 
 
 def _assistant_row(record: AssistantRecord) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.event import listens_for
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from persistence import Recorder, make_engine, upgrade_schema
@@ -91,9 +91,12 @@ def _batch() -> list[Record]:
     ]  # fmt: skip
 
 
-def test_what_is_stored_reads_back_exactly_and_in_batch_order(db_engine: Engine) -> None:
+@pytest.mark.parametrize("new", [False, True], ids=["written-again-safe", "new"])
+def test_what_is_stored_reads_back_exactly_and_in_batch_order(db_engine: Engine, new: bool) -> None:
+    """Either way of inserting (on PostgreSQL: through the temporary table, or a new batch's
+    COPY straight into the tables) stores the same rows, in batch order."""
     batch = _batch()
-    BatchWriter(db_engine).write(batch)
+    BatchWriter(db_engine).write(batch, new=new)
     events = [r for r in batch if isinstance(r, EventRecord)]
     with Session(db_engine) as session:
         stored = session.scalars(select(RunEvent).order_by(RunEvent.id)).all()
@@ -116,6 +119,33 @@ def test_what_is_stored_reads_back_exactly_and_in_batch_order(db_engine: Engine)
         '{"a": "\\t"}', AWKWARD_TEXT, False, 0.25,
     )  # fmt: skip
     assert (call.requested_at, call.executed_at) == (events[2].at, events[3].at)
+
+
+def test_a_new_batch_written_again_the_safe_way_adds_nothing(db_engine: Engine) -> None:
+    """A new batch whose commit's answer was lost is written again as not new: nothing twice.
+    Written again as new, PostgreSQL's straight COPY refuses it whole (never a duplicate)."""
+    batch = _batch()
+    writer = BatchWriter(db_engine)
+    writer.write(batch, new=True)
+
+    def counts() -> tuple[int, int]:
+        with Session(db_engine) as session:
+            return (
+                session.scalar(select(func.count()).select_from(RunEvent)) or 0,
+                session.scalar(select(func.count()).select_from(Message)) or 0,
+            )
+
+    stored = counts()
+    assert stored == (len([r for r in batch if isinstance(r, EventRecord)]), 2)
+    BatchWriter(db_engine).write(batch)
+    assert counts() == stored
+    if db_engine.dialect.name == "postgresql":
+        with pytest.raises(IntegrityError) as refused:
+            BatchWriter(db_engine).write(batch, new=True)
+        assert not _is_transient(refused.value)
+    else:  # sqlite has one way: its inserts ignore what is there
+        BatchWriter(db_engine).write(batch, new=True)
+    assert counts() == stored
 
 
 async def test_a_record_refused_mid_batch_loses_and_duplicates_nothing(

@@ -57,9 +57,9 @@ async def test_writing_the_same_batch_again_stores_nothing_twice(db_engine: Engi
     recorder = Recorder(db_engine, batch_size=10_000, flush_interval_s=0.01)
     original = BatchWriter.write
 
-    def keep(self: BatchWriter, batch: Any) -> None:
+    def keep(self: BatchWriter, batch: Any, **options: Any) -> None:
         captured.append(list(batch))
-        original(self, batch)
+        original(self, batch, **options)
 
     recorder._writer.write = keep.__get__(recorder._writer)  # type: ignore[method-assign]
     recorder.start()
@@ -151,10 +151,10 @@ async def test_a_record_refused_for_good_is_dropped_and_the_rest_stored(
 ) -> None:
     original = recorder._writer.write
 
-    def refuse_poison(batch: Any) -> None:
+    def refuse_poison(batch: Any, **options: Any) -> None:
         if any(getattr(r, "output", None) == "poison" for r in batch):
             raise IntegrityError("INSERT ...", {}, Exception("refused"))
-        original(batch)
+        original(batch, **options)
 
     recorder._writer.write = refuse_poison  # type: ignore[method-assign]
     mediator = quiet_mediator("thread_p")
@@ -181,10 +181,10 @@ async def test_streamed_pieces_waiting_together_are_stored_as_one_row(db_engine:
     original = recorder._writer.write
     entered, gate = threading.Event(), threading.Event()
 
-    def gated(batch: Any) -> None:
+    def gated(batch: Any, **options: Any) -> None:
         entered.set()
         assert gate.wait(30)
-        original(batch)
+        original(batch, **options)
 
     recorder._writer.write = gated  # type: ignore[method-assign]
     recorder.start()
@@ -216,6 +216,42 @@ async def test_streamed_pieces_waiting_together_are_stored_as_one_row(db_engine:
     assert seqs == sorted(set(seqs))  # the first piece's place; the others' are left out
     assert rows[-1].type == "MessageRetrieved"
     assert stats.enqueued == stats.stored == len(rows)
+
+
+async def test_batches_are_new_until_an_attempt_fails_and_again_once_all_are_stored(
+    db_engine: Engine,
+) -> None:
+    """A batch is written as new (no record of it ever sent) until a write fails: that one may
+    have committed with its answer lost, so from then on batches are written the safe way,
+    until everything waiting is stored."""
+    from sqlalchemy.exc import OperationalError
+
+    recorder = Recorder(db_engine, batch_size=1, flush_interval_s=0.0, retry_backoff_max_s=0.05)
+    original = recorder._writer.write
+    seen: list[tuple[str, bool]] = []
+
+    def flaky(batch: Any, *, new: bool = False) -> None:
+        seen.append((batch[0].type, new))
+        if len(seen) == 2:  # the second write: stored, then its answer lost
+            original(batch, new=new)
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        original(batch, new=new)
+
+    recorder._writer.write = flaky  # type: ignore[method-assign]
+    recorder.start()
+    try:
+        mediator = quiet_mediator("thread_f")
+        await drive_exchange(mediator, conversation_id="thread_f", run_id="run_f1")
+        assert recorder.flush(30)
+        after_recovery = len(seen)
+        await drive_exchange(mediator, conversation_id="thread_f", run_id="run_f2")
+        assert recorder.flush(30)
+    finally:
+        recorder.close()
+    flags = [new for _, new in seen]
+    assert flags[:3] == [True, True, False]  # the failed one, then its retry the safe way
+    assert flags[after_recovery:] == [True] * (len(seen) - after_recovery)
+    assert counts(db_engine)["run_events"] == 2 * EVENTS_PER_EXCHANGE  # nothing twice
 
 
 def test_errors_worth_retrying() -> None:
