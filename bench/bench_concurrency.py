@@ -39,6 +39,7 @@ from bench.harness import (  # noqa: E402
     rotate,
     toolkit,
 )
+from bench.report import publish  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "concurrency.md"
 
@@ -190,10 +191,7 @@ def main() -> int:
         )
     tallies, loads = asyncio.run(measure(args))
     text = report(args, tallies, loads)
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}")
+    publish(text, args.output)
     return 0
 
 

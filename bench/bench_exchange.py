@@ -36,6 +36,7 @@ from bench.harness import (  # noqa: E402
     rotate,
     toolkit,
 )
+from bench.report import publish  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "exchange.md"
 TURNS = 2  # model turns per exchange: the tool call, the reply
@@ -141,10 +142,7 @@ def main() -> int:
     args = parser.parse_args()
     tallies, loads, emulator_cpu = asyncio.run(measure(args))
     text = report(args, tallies, loads, emulator_cpu)
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}")
+    publish(text, args.output)
     return 0
 
 

@@ -46,6 +46,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench import bench_recorder as loader
+from bench.report import publish
 from persistence import HistoryStore, make_engine, upgrade_schema
 from persistence.models import Conversation, Message, Run, RunEvent, ToolCallRow
 
@@ -286,9 +287,7 @@ def main() -> None:
         "file on local disk; PostgreSQL: local server.\n\n"
         + "\n".join(table(kind, result, args.before) for kind, result in results.items())
     )
-    print(report)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(report)
+    publish(report, args.results)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import conversation  # noqa: E402
+from bench.report import publish  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "idle_memory.md"
 
@@ -65,8 +66,7 @@ def main() -> None:
         "Goal (issue 8): 1,000 idle conversations use under 100 MB more than one. Before the "
         "shared client and engine, the same count took about 972 MB.\n"
     )
-    RESULTS.write_text(report, encoding="utf-8")
-    print(report)
+    publish(report, RESULTS)
     del held
 
 

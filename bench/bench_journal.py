@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.report import publish  # noqa: E402
 from conversation.catalog import demo_catalog  # noqa: E402
 from conversation.settings import Settings  # noqa: E402
 from conversation.wiring import wire  # noqa: E402
@@ -252,8 +253,7 @@ def main() -> None:
             "",
         ]
     )
-    print(report)
-    RESULTS.write_text(report)
+    publish(report, RESULTS)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.harness import EmulatorProcess  # noqa: E402
+from bench.report import publish  # noqa: E402
 from conversation.settings import Settings  # noqa: E402
 from conversation.wiring import wire_to_server  # noqa: E402
 from mediator.bus import subscribe  # noqa: E402
@@ -195,10 +196,9 @@ def main() -> None:
             "",
         ]
     )
-    print(report)
     default = args.max_pending == DEFAULT_MAX_PENDING
     target = RESULTS if default else RESULTS.with_name(f"outage_max_pending_{args.max_pending}.md")
-    target.write_text(report)
+    publish(report, target)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import ROOT, EmulatorProcess, describe_machine, load_average  # noqa: E402
+from bench.report import publish  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "processes.md"
 DATABASE = "bench_concurrency"
@@ -322,10 +323,7 @@ def main() -> int:
             flush=True,
         )
     text = report(args, outcomes, loads)
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}")
+    publish(text, args.output)
     return 0
 
 

@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
+from bench.report import publish
 from mediator.basic import MediatorBasic
 from mediator.errors import ExchangeError
 from persistence import HistoryStore, Recorder, make_engine, upgrade_schema
@@ -385,9 +386,7 @@ def main() -> None:
         "local disk; PostgreSQL: local server (its own CPU is not in the figures). Bursts: "
         f"median (min-max) of {args.repeat}.\n\n" + table(results, args)
     )
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
+    publish(report, args.output)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.report import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "startup.md"
 DEADLINE_S = 120.0
@@ -134,10 +136,7 @@ def main() -> int:
     for name, values in times.items():
         lines.append(f"| {name} | {show(values)} | {statistics.median(values) / floor:.2f}x |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}")
+    publish(text, args.output)
     return 0
 
 

@@ -70,24 +70,23 @@ class EmulatorProcess:
 
     def stats(self) -> tuple[int, float]:
         """Requests served so far, and the CPU seconds the emulator has used."""
-        assert self._process is not None
-        assert self._process.stdin is not None
-        assert self._process.stdout is not None
-        self._process.stdin.write("stats\n")
-        self._process.stdin.flush()
-        requests, cpu = self._process.stdout.readline().split()
+        requests, cpu = self._ask("stats")
         return int(requests), float(cpu)
 
     def audit(self) -> tuple[int, int]:
         """Conversations the emulator holds, and how many of them hold anything but exactly
         one exchange with one tool call (a duplicate, or a run left active)."""
+        held, off = self._ask("audit")
+        return int(held), int(off)
+
+    def _ask(self, command: str) -> list[str]:
+        """The emulator process's one-line answer to `command`, split into words."""
         assert self._process is not None
         assert self._process.stdin is not None
         assert self._process.stdout is not None
-        self._process.stdin.write("audit\n")
+        self._process.stdin.write(f"{command}\n")
         self._process.stdin.flush()
-        held, off = self._process.stdout.readline().split()
-        return int(held), int(off)
+        return self._process.stdout.readline().split()
 
     def __exit__(
         self,
