@@ -48,7 +48,6 @@ __all__ = [
     "ValuesInsert",
     "compile_for_driver",
     "driver_transaction",
-    "time_from_driver",
     "time_value",
 ]
 
@@ -82,15 +81,6 @@ def _aware_time(value: datetime | None) -> datetime | None:
 def time_value(dialect_name: str) -> TimeValue:
     """How a `UTCDateTime` value is passed to the driver of `dialect_name`."""
     return _sqlite_time if dialect_name == "sqlite" else _aware_time
-
-
-def time_from_driver(value: datetime | str | None) -> datetime | None:
-    """A `UTCDateTime` column's value as a driver returns it, as `UTCDateTime` reads it."""
-    if value is None:
-        return None
-    if isinstance(value, str):  # sqlite: the UTC wall time as text
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,8 +341,8 @@ class CopyInsert:
         cursor.execute(self.move)
 
     def run_new(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Copy `rows` straight into the table, in order: about a third of the server's work
-        of `run`. Only for rows that no earlier attempt can have stored (their keys were never
+        """Copy `rows` straight into the table, in order: no temporary table, no second
+        insert. Only for rows that no earlier attempt can have stored (their keys were never
         sent before); a key already there fails the whole statement."""
         if not rows:
             return

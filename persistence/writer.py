@@ -26,11 +26,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from persistence.batch_plan import BatchPlan, RunStart, WriterMemory, plan_batch
-from persistence.driver_sql import CopyInsert, Insert, driver_transaction, time_from_driver
+from persistence.driver_sql import CopyInsert, Insert, driver_transaction
+from persistence.models import UTCDateTime
 from persistence.records import AssistantRecord, EventRecord, Record
 from persistence.statements import EVENT_COLUMNS, DriverStatements, driver_statements_for
 
 __all__ = ["BatchWriter"]
+
+_UTC_TIME = UTCDateTime()
 
 _event_row = attrgetter(*EVENT_COLUMNS)
 """An event's ``run_events`` values, in `EVENT_COLUMNS` order."""
@@ -174,7 +177,8 @@ class BatchWriter:
     def _started_at(self, cursor: Any, run_id: str) -> datetime | None:
         cursor.execute(self._driver.run_started_at.sql, (run_id,))
         found = cursor.fetchone()
-        return time_from_driver(found[0]) if found else None
+        # The column type reads the driver's value (sqlite: text) as SQLAlchemy would.
+        return _UTC_TIME.process_result_value(found[0], self._engine.dialect) if found else None
 
 
 def _insert(statement: Insert, cursor: Any, rows: list[tuple[Any, ...]], *, new: bool) -> None:
