@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from openai import AsyncOpenAI
 from openai.resources.beta.threads import AsyncThreads
-from openai.types.beta.threads import Run
+from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
 from proxies.backends.base import (
@@ -249,9 +249,7 @@ class AssistantsBackend(Backend):
             async for message in self._threads.messages.list(
                 thread_id, run_id=run_id, order="asc", limit=_PAGE_LIMIT
             ):
-                if message.role != "assistant":
-                    continue
-                texts.extend(block.text.value for block in message.content if block.type == "text")
+                texts.extend(_reply_texts(message))
         return "\n\n".join(texts)
 
     async def list_steps(self, thread_id: str, run_id: str) -> list[RunStepInfo]:
@@ -331,6 +329,13 @@ class AssistantsBackend(Backend):
             raise
 
 
+def _reply_texts(message: Message) -> list[str]:
+    """The text blocks of `message` if the assistant wrote it (the reply), else none."""
+    if message.role != "assistant":
+        return []
+    return [block.text.value for block in message.content if block.type == "text"]
+
+
 def _items(event: Any, watch: _ReplyWatch) -> list[StreamItem]:
     """What one stream event says, for the proxy (and for `watch`)."""
     name: str = event.event
@@ -375,10 +380,8 @@ class _ReplyWatch:
             self._reply.complete = snapshot.status is RunStatus.COMPLETED
 
     def saw_message(self, message: Any) -> None:
-        if self._reply is not None and message.role == "assistant":
-            self._reply.texts.extend(
-                block.text.value for block in message.content if block.type == "text"
-            )
+        if self._reply is not None:
+            self._reply.texts.extend(_reply_texts(message))
 
     def broke(self) -> None:
         """The stream ended in an error. Before the run settled, its messages are not known
